@@ -151,9 +151,7 @@ class VideoRequest:
             watermark=bool(data.get("watermark", False)),
             multi_shot=bool(data.get("multi_shot", False)),
             shots=tuple(Shot(s["prompt"], int(s["duration"])) for s in data.get("shots", ())),
-            images=tuple(
-                ImageSlot(ImageRole(i["role"]), int(i["index"]), i["sha256"]) for i in data.get("images", ())
-            ),
+            images=tuple(ImageSlot(ImageRole(i["role"]), int(i["index"]), i["sha256"]) for i in data.get("images", ())),
             takes=int(data.get("takes", 1)),
             model=data.get("model", "kling-v3"),
             notes=tuple(data.get("notes", ())),

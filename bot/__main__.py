@@ -1,0 +1,222 @@
+"""Composition root: settings -> logging -> database + HTTP -> services -> bot.
+
+python -m bot          start the bot (same as `run`)
+python -m bot check    validate settings, open the database, try the Discord token and the API key
+python -m bot sync     register the slash commands with Discord now
+python -m bot migrate  bring the database schema up to date and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import discord
+
+from bot.discord_app.client import Services, VideoBot, point_discord_at
+from bot.discord_app.publisher import DiscordPublisher
+from bot.domain.quota_types import GuildRules
+from bot.health import HealthServer
+from bot.logging_setup import configure_logging
+from bot.services.approvals import ApprovalService
+from bot.services.generation import GenerationService
+from bot.services.tracker import Tracker, TrackerConfig
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.alerts import AlertRepository
+from bot.storage.config import GuildConfigRepository
+from bot.storage.db import Database
+from bot.storage.images import ImageStore
+from bot.storage.meta import MetaRepository
+from bot.storage.renders import RenderRepository
+from bot.videoapi.client import VideoApiClient
+from bot.videoapi.errors import VideoApiError
+from bot.videoapi.retry import RetryPolicy
+
+log = logging.getLogger("bot")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    bot: VideoBot
+    db: Database
+
+
+@contextlib.asynccontextmanager
+async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
+    point_discord_at(settings.discord_api_base)
+    db = Database.from_url(settings.database_url)
+    await db.upgrade()
+    async with aiohttp.ClientSession() as api_session, aiohttp.ClientSession() as downloads:
+        api = VideoApiClient(
+            api_session,
+            settings.modelstream_base_url,
+            settings.modelstream_api_key.reveal(),
+            policy=RetryPolicy(max_attempts=4),
+            timeout=settings.api_request_timeout,
+        )
+        renders = RenderRepository(db)
+        images = ImageStore(db)
+        defaults = GuildRules(
+            default_daily_credits=settings.default_daily_credits,
+            max_in_flight_per_member=settings.max_in_flight_per_member,
+        )
+        config = GuildConfigRepository(db, defaults)
+        publisher = DiscordPublisher(render_timeout=settings.render_timeout)
+        tracker = Tracker(
+            renders,
+            images,
+            api,
+            publisher,
+            TrackerConfig(
+                owner=settings.instance_id,
+                work_dir=settings.data_dir / "tmp",
+                poll_interval=settings.poll_interval,
+                render_timeout=settings.render_timeout,
+                max_concurrent=settings.max_concurrent_polls,
+                status_calls_per_second=settings.max_status_calls_per_second,
+                max_clip_bytes=settings.max_clip_mb * 1024 * 1024,
+                reference_field=settings.reference_images_field,
+            ),
+            now=utc_now,
+        )
+        services = Services(
+            settings=settings,
+            http=downloads,
+            renders=renders,
+            images=images,
+            config=config,
+            meta=MetaRepository(db),
+            generation=GenerationService(
+                renders=renders,
+                images=images,
+                config=config,
+                alerts=AlertRepository(db),
+                publisher=publisher,
+                rates=settings.cost_rates,
+                wake_tracker=tracker.wake,
+                now=utc_now,
+            ),
+            approvals=ApprovalService(renders=renders, publisher=publisher, wake_tracker=tracker.wake, now=utc_now),
+            tracker=tracker,
+            clock=utc_now,
+        )
+        bot = VideoBot(services, track=track)
+        publisher.bind(bot)
+        try:
+            yield Runtime(bot, db)
+        finally:
+            if not bot.is_closed():
+                await bot.close()
+            await db.close()
+
+
+async def run(settings: Settings) -> int:
+    async with runtime(settings, track=True) as rt:
+        health = HealthServer(rt.bot, port=settings.health_port) if settings.health_port else None
+        if health:
+            await health.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(rt.bot.close()))
+        try:
+            await rt.bot.start(settings.discord_token.reveal())
+        except discord.LoginFailure:
+            log.error("Discord refused DISCORD_TOKEN: copy the bot token again from the Developer Portal.")
+            return 1
+        finally:
+            if health:
+                await health.stop()
+    return 0
+
+
+async def sync(settings: Settings) -> int:
+    async with runtime(settings, track=False) as rt:
+        await rt.bot.login(settings.discord_token.reveal())
+        changed = await rt.bot.sync_commands(force=True)
+        print("Slash commands synced." if changed else "Slash commands already up to date.")
+    return 0
+
+
+async def migrate(settings: Settings) -> int:
+    db = Database.from_url(settings.database_url)
+    try:
+        await db.upgrade()
+    finally:
+        await db.close()
+    print("Database schema is up to date.")
+    return 0
+
+
+async def check(settings: Settings) -> int:
+    """What an operator runs first: each part either OK or one plain sentence about what to fix."""
+    problems = 0
+    print("Settings: OK")
+    try:
+        db = Database.from_url(settings.database_url)
+        await db.upgrade()
+        await db.close()
+        print(f"Database: OK ({'PostgreSQL' if db.is_postgres else 'SQLite'})")
+    except Exception as error:  # any failure here is reported, not raised: that is the command's job
+        problems += 1
+        print(f"Database: cannot open DATABASE_URL ({type(error).__name__}: {str(error).splitlines()[0][:200]})")
+    point_discord_at(settings.discord_api_base)
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(settings.discord_token.reveal())
+        print(f"Discord: OK (logged in as {client.user})")
+    except discord.LoginFailure:
+        problems += 1
+        print("Discord: DISCORD_TOKEN was refused; copy the bot token again from the Developer Portal.")
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        problems += 1
+        print(f"Discord: cannot reach {settings.discord_api_base} ({type(error).__name__}).")
+    finally:
+        await client.close()
+    async with aiohttp.ClientSession() as session:
+        api = VideoApiClient(
+            session,
+            settings.modelstream_base_url,
+            settings.modelstream_api_key.reveal(),
+            policy=RetryPolicy(max_attempts=1),
+            timeout=settings.api_request_timeout,
+        )
+        try:
+            await api.check()
+            print("ModelStream: OK (API key accepted)")
+        except VideoApiError as error:
+            problems += 1
+            print(f"ModelStream: {type(error).__name__}: {error}")
+    print("All checks passed." if problems == 0 else f"{problems} problem(s) found.")
+    return 0 if problems == 0 else 1
+
+
+COMMANDS = {"run": run, "check": check, "sync": sync, "migrate": migrate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="ModelStream video bot for Discord")
+    parser.add_argument("command", nargs="?", default="run", choices=sorted(COMMANDS))
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secrets())
+    return asyncio.run(COMMANDS[args.command](settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""From a deferred interaction to an accepted (or refused) request: the path shared by the slash command,
+the storyboard's Send button, Regenerate and Remix. Handlers parse; this calls the domain and renders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot.discord_app.ui import text
+from bot.domain.errors import RequestValidationError, UserFacingError
+from bot.domain.images import MAX_IMAGE_BYTES, CheckedImage, check_image, fit_images_to_body, image_slots
+from bot.domain.quota_types import Requester
+from bot.domain.request import AttachmentRef, VideoRequest
+from bot.services.generation import Accepted
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import VideoBot
+
+log = logging.getLogger(__name__)
+
+# The create body carries more than the images (prompt, settings, JSON punctuation): keep room for it.
+BODY_OVERHEAD = 64 * 1024
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
+REQUIRED_PERMISSIONS = ("send_messages", "embed_links", "attach_files", "read_message_history")
+
+
+def missing_permissions(interaction: discord.Interaction) -> list[str]:
+    """What the bot lacks in this channel to post status messages and clips (read from the interaction)."""
+    perms = interaction.app_permissions
+    return [name.replace("_", " ").title() for name in REQUIRED_PERMISSIONS if not getattr(perms, name)]
+
+
+def requester_of(interaction: discord.Interaction) -> Requester:
+    user = interaction.user
+    roles = frozenset(role.id for role in getattr(user, "roles", ()) if not role.is_default())
+    joined = getattr(user, "joined_at", None)
+    return Requester(
+        user_id=user.id,
+        role_ids=roles,
+        joined_at=joined,
+        is_moderator=bool(interaction.permissions.manage_guild),
+    )
+
+
+def upload_limit_of(interaction: discord.Interaction) -> int:
+    """The channel's upload limit for the bot, as Discord told us in this interaction (never hard-coded)."""
+    limit = getattr(interaction, "filesize_limit", None)
+    if isinstance(limit, int) and limit > 0:
+        return limit
+    return interaction.guild.filesize_limit if interaction.guild else 10 * 1024 * 1024
+
+
+async def download_attachment(session: aiohttp.ClientSession, ref: AttachmentRef) -> bytes:
+    """Fetch an attachment now, while its signed URL is valid; never more than the 10 MB the rules allow."""
+    try:
+        async with session.get(ref.url, timeout=DOWNLOAD_TIMEOUT) as response:
+            if response.status != 200:
+                raise RequestValidationError(ref.option, text.DOWNLOAD_FAILED.format(option=ref.option))
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                data.extend(chunk)
+                if len(data) > MAX_IMAGE_BYTES:
+                    raise RequestValidationError(ref.option, text.DOWNLOAD_TOO_LARGE.format(option=ref.option))
+            return bytes(data)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.warning("attachment %s download failed: %s", ref.option, type(error).__name__)
+        raise RequestValidationError(ref.option, text.DOWNLOAD_FAILED.format(option=ref.option)) from error
+
+
+async def checked_images(bot: VideoBot, refs: list[AttachmentRef]) -> list[CheckedImage]:
+    datas = await asyncio.gather(*(download_attachment(bot.services.http, ref) for ref in refs))
+    images = [check_image(ref.option, data) for ref, data in zip(refs, datas, strict=True)]
+    budget = bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD
+    # Re-encoding is CPU work: keep it off the event loop so other members' commands are answered meanwhile.
+    return await asyncio.to_thread(fit_images_to_body, images, budget)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: str
+    accepted: Accepted | None = None
+
+
+async def submit(
+    bot: VideoBot,
+    interaction: discord.Interaction,
+    request: VideoRequest,
+    attachments: list[AttachmentRef],
+) -> Outcome:
+    """Check quota, download and check images, accept. The interaction must already be deferred."""
+    services = bot.services
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    requester = requester_of(interaction)
+    preview = await services.generation.preview(
+        guild_id=interaction.guild_id, channel_id=interaction.channel_id, requester=requester, request=request
+    )
+    if preview.refusal is not None:
+        return Outcome(text.format_refusal(preview.refusal, preview.cost))
+    try:
+        images = await checked_images(bot, attachments) if attachments else []
+    except UserFacingError as error:
+        return Outcome(error.message)
+    if images:
+        request = request.with_images(image_slots(images))
+    result = await services.generation.accept(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        requester=requester,
+        request=request,
+        images=images,
+        upload_limit=upload_limit_of(interaction),
+    )
+    if not isinstance(result, Accepted):
+        assert result.decision.refusal is not None
+        return Outcome(text.format_refusal(result.decision.refusal, result.decision.cost))
+    links = [
+        f"https://discord.com/channels/{r.guild_id}/{r.channel_id}/{r.status_message_id}"
+        for r in result.renders
+        if r.status_message_id is not None
+    ]
+    return Outcome(text.format_accepted(result.decision, links, request.notes), result)
+
+
+async def reply(interaction: discord.Interaction, message: str) -> None:
+    """Answer ephemerally, whatever stage the interaction is at (fresh, deferred, or already answered)."""
+    mentions = discord.AllowedMentions.none()
+    if not interaction.response.is_done():
+        await interaction.response.send_message(message, ephemeral=True, allowed_mentions=mentions)
+    elif interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+        # The "thinking…" placeholder is the reply the member is looking at: fill it in.
+        await interaction.edit_original_response(content=message, allowed_mentions=mentions)
+    else:
+        await interaction.followup.send(message, ephemeral=True, allowed_mentions=mentions)

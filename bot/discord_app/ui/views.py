@@ -1,0 +1,178 @@
+"""Buttons that outlive the process: their custom_id carries the render (or request) id, so after a restart
+discord.py still routes a press to the right class (DynamicItem), and the database says the rest."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.discord_app import flows
+from bot.discord_app.ui import text
+from bot.domain.errors import UserFacingError
+from bot.domain.validation import revalidate_prompt
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import VideoBot
+
+log = logging.getLogger(__name__)
+RENDER_ID = r"(?P<id>[0-9a-f]{32})"
+
+
+def _bot(interaction: discord.Interaction) -> VideoBot:
+    return cast("VideoBot", interaction.client)
+
+
+Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
+
+
+class _IdButton:
+    """Shared shape of the persistent buttons: one id in the custom_id (mixed into each DynamicItem)."""
+
+    action = ""
+    label = ""
+    style = discord.ButtonStyle.secondary
+
+    def __init__(self, item_id: str) -> None:
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=self.label, style=self.style, custom_id=f"video:{self.action}:{item_id}"
+        )
+        super().__init__(button)  # type: ignore[call-arg]
+        self.item_id = item_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Any:
+        return cls(match["id"])
+
+
+class RegenerateButton(_IdButton, Button, template=rf"video:regen:{RENDER_ID}"):
+    action, label, style = "regen", text.REGENERATE, discord.ButtonStyle.primary
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = _bot(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        render = await bot.services.renders.get(self.item_id)
+        if render is None:
+            await flows.reply(interaction, text.RENDER_UNKNOWN)
+            return
+        # Same settings, and the images are already stored under the same slots: nothing to download again.
+        outcome = await flows.submit(bot, interaction, render.request, [])
+        await flows.reply(interaction, outcome.message)
+
+
+class RemixButton(_IdButton, Button, template=rf"video:remix:{RENDER_ID}"):
+    action, label = "remix", text.REMIX
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        render = await _bot(interaction).services.renders.get(self.item_id)
+        if render is None:
+            await flows.reply(interaction, text.RENDER_UNKNOWN)
+            return
+        await interaction.response.send_modal(RemixModal(self.item_id, render.request.prompt))
+
+
+class DeleteButton(_IdButton, Button, template=rf"video:delete:{RENDER_ID}"):
+    action, label, style = "delete", text.DELETE, discord.ButtonStyle.danger
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = _bot(interaction)
+        render = await bot.services.renders.get(self.item_id)
+        if render is None:
+            await flows.reply(interaction, text.RENDER_UNKNOWN)
+            return
+        perms = interaction.permissions
+        if interaction.user.id != render.user_id and not (perms.manage_messages or perms.manage_guild):
+            await flows.reply(interaction, text.DELETE_NOT_ALLOWED)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = bot.get_partial_messageable(render.channel_id)
+        for message_id in (render.result_message_id, render.status_message_id):
+            if message_id is None:
+                continue
+            with contextlib.suppress(discord.NotFound):
+                await channel.get_partial_message(message_id).delete()
+        log.info("render %s deleted by user %s", render.id, interaction.user.id)
+        await flows.reply(interaction, text.DELETED)
+
+
+class RemixModal(discord.ui.Modal, title=text.REMIX_TITLE):
+    def __init__(self, render_id: str, prompt: str) -> None:
+        super().__init__(timeout=900)
+        self.item_id = render_id
+        self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+            label=text.REMIX_LABEL, style=discord.TextStyle.paragraph, default=prompt[:2500], max_length=2500
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = _bot(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        render = await bot.services.renders.get(self.item_id)
+        if render is None:
+            await flows.reply(interaction, text.RENDER_UNKNOWN)
+            return
+        try:
+            request = revalidate_prompt(render.request, self.prompt.value)
+        except UserFacingError as error:
+            await flows.reply(interaction, error.message)
+            return
+        outcome = await flows.submit(bot, interaction, request, [])
+        await flows.reply(interaction, outcome.message)
+
+
+class _DecisionButton(_IdButton):
+    approve = True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # Checked here, not only by who can see the channel: a crafted press must not approve anything.
+        if not interaction.permissions.manage_guild:
+            await flows.reply(interaction, text.APPROVAL_NEEDS_MANAGE)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.channel_id is not None
+        moved = await _bot(interaction).services.approvals.decide(
+            self.item_id,
+            moderator_id=interaction.user.id,
+            approve=self.approve,
+            approval_channel_id=interaction.channel_id,
+        )
+        if not moved:
+            await flows.reply(interaction, text.APPROVAL_ALREADY)
+            return
+        await flows.reply(interaction, text.APPROVAL_DONE.format(decision="approved" if self.approve else "declined"))
+
+
+class ApproveButton(_DecisionButton, Button, template=rf"video:approve:{RENDER_ID}"):
+    approve, action, label, style = True, "approve", text.APPROVE, discord.ButtonStyle.success
+
+
+class DenyButton(_DecisionButton, Button, template=rf"video:deny:{RENDER_ID}"):
+    approve, action, label, style = False, "deny", text.DENY, discord.ButtonStyle.danger
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    RegenerateButton,
+    RemixButton,
+    DeleteButton,
+    ApproveButton,
+    DenyButton,
+)
+
+
+def result_view(render_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for button in (RegenerateButton, RemixButton, DeleteButton):
+        view.add_item(button(render_id))
+    return view
+
+
+def approval_view(group_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ApproveButton(group_id))
+    view.add_item(DenyButton(group_id))
+    return view

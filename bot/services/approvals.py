@@ -1,0 +1,60 @@
+"""Moderators' decisions on held requests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.domain.states import RenderState
+from bot.services.ports import PublishError, StatusPublisher
+from bot.services.tracker import utc_now
+from bot.storage.renders import RenderRecord, RenderRepository
+
+log = logging.getLogger(__name__)
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        *,
+        renders: RenderRepository,
+        publisher: StatusPublisher,
+        wake_tracker: Callable[[], None],
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._renders = renders
+        self._publisher = publisher
+        self._wake_tracker = wake_tracker
+        self._now = now
+
+    async def decide(
+        self, group_id: str, *, moderator_id: int, approve: bool, approval_channel_id: int
+    ) -> list[RenderRecord]:
+        """Approve or deny every held take of a request; returns those this call moved (empty: already decided).
+
+        The move is conditional in the database, so two moderators pressing at once decide it only once.
+        """
+        target = RenderState.ACCEPTED if approve else RenderState.DENIED
+        now = self._now()
+        moved: list[RenderRecord] = []
+        for render in await self._renders.list_group(group_id):
+            if render.state is not RenderState.AWAITING_APPROVAL:
+                continue
+            fields: dict[str, object] = {"decided_by": moderator_id, "next_poll_at": now}
+            if not approve:
+                fields["finished_at"] = now
+            result = await self._renders.move(render.id, target, now=now, **fields)
+            if result is not None:
+                moved.append(result)
+        if not moved:
+            return []
+        log.info("group %s %s by moderator %s", group_id, "approved" if approve else "denied", moderator_id)
+        first = moved[0]
+        if first.approval_message_id is not None:
+            try:
+                await self._publisher.close_approval_request(first, approval_channel_id, first.approval_message_id)
+            except PublishError as error:
+                log.warning("approval message of group %s not updated (%s)", group_id, error)
+        self._wake_tracker()
+        return moved

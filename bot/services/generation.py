@@ -1,0 +1,178 @@
+"""Accepting a request: quota decision and reservation, storage, the status message, then the tracker's turn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.approval import approval_reason
+from bot.domain.cost import request_cost
+from bot.domain.images import CheckedImage
+from bot.domain.quota import crossed_thresholds, decide, has_image_inputs
+from bot.domain.quota_types import CostRates, Decision, GuildRules, Requester, UsageSnapshot
+from bot.domain.request import VideoRequest
+from bot.domain.states import RenderState
+from bot.services.ports import PublishError, StatusPublisher
+from bot.services.tracker import utc_now
+from bot.storage.alerts import AlertRepository
+from bot.storage.config import GuildConfigRepository
+from bot.storage.images import ImageStore
+from bot.storage.renders import NewRender, RenderRecord, RenderRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    renders: list[RenderRecord]
+    decision: Decision
+
+    @property
+    def held_for_approval(self) -> bool:
+        return self.decision.needs_approval
+
+
+@dataclass(frozen=True)
+class Refused:
+    decision: Decision
+
+
+class GenerationService:
+    def __init__(
+        self,
+        *,
+        renders: RenderRepository,
+        images: ImageStore,
+        config: GuildConfigRepository,
+        alerts: AlertRepository,
+        publisher: StatusPublisher,
+        rates: CostRates,
+        wake_tracker: Callable[[], None],
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._renders = renders
+        self._images = images
+        self._config = config
+        self._alerts = alerts
+        self._publisher = publisher
+        self._rates = rates
+        self._wake_tracker = wake_tracker
+        self._now = now
+
+    def _decide(
+        self, rules: GuildRules, requester: Requester, request: VideoRequest, channel_id: int, usage: UsageSnapshot
+    ) -> Decision:
+        return decide(
+            rules=rules,
+            requester=requester,
+            usage=usage,
+            request=request,
+            channel_id=channel_id,
+            cost=request_cost(request, self._rates),
+            now=self._now(),
+        )
+
+    async def preview(self, *, guild_id: int, channel_id: int, requester: Requester, request: VideoRequest) -> Decision:
+        """The decision as things stand, without reserving: refuses early, before any image is downloaded."""
+        rules = await self._config.rules(guild_id)
+        usage = await self._renders.member_snapshot(guild_id, requester.user_id, self._now())
+        return self._decide(rules, requester, request, channel_id, usage)
+
+    async def accept(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        requester: Requester,
+        request: VideoRequest,
+        images: Sequence[CheckedImage],
+        upload_limit: int,
+    ) -> Accepted | Refused:
+        """Reserve credits and store the request atomically; from here on nothing may lose it."""
+        rules = await self._config.rules(guild_id)
+        for image in images:
+            # Stored before the reservation: the tracker must find them even if we crash right after it.
+            await self._images.put(image.sha256, image.data, image.mime)
+        held = approval_reason(
+            rules.approval,
+            requester=requester,
+            mode_pro=request.mode.value == "pro",
+            duration=request.duration,
+            cost=request_cost(request, self._rates),
+            has_image_inputs=has_image_inputs(request),
+            now=self._now(),
+        )
+        state = RenderState.AWAITING_APPROVAL if held else RenderState.ACCEPTED
+        take_cost = request_cost(request, self._rates) // max(1, request.takes)
+        new = [
+            NewRender(guild_id, channel_id, requester.user_id, request, take_cost, upload_limit, state)
+            for _ in range(request.takes)
+        ]
+        decision, renders = await self._renders.reserve(
+            new, lambda usage: self._decide(rules, requester, request, channel_id, usage), now=self._now()
+        )
+        if not decision.accepted:
+            return Refused(decision)
+        log.info(
+            "accepted %d render(s) for user %s in guild %s channel %s (cost %d%s)",
+            len(renders),
+            requester.user_id,
+            guild_id,
+            channel_id,
+            decision.cost,
+            ", held for approval" if decision.needs_approval else "",
+        )
+        renders = [await self._post_status(render) for render in renders]
+        if decision.needs_approval:
+            renders = await self._ask_moderators(renders, rules.moderator_channel_id or channel_id)
+        await self._check_spend_alerts(guild_id, rules, decision.cost)
+        self._wake_tracker()
+        return Accepted(renders, decision)
+
+    async def _post_status(self, render: RenderRecord) -> RenderRecord:
+        # If this fails the tracker posts it on its first look; the request itself is already safe.
+        try:
+            message_id = await self._publisher.post_status(render)
+        except PublishError as error:
+            log.warning("render %s: status message not posted yet (%s)", render.id, error)
+            return render
+        await self._renders.update(render.id, now=self._now(), status_message_id=message_id)
+        return await self._renders.get(render.id) or render
+
+    async def _ask_moderators(self, renders: list[RenderRecord], channel_id: int) -> list[RenderRecord]:
+        try:
+            message_id = await self._publisher.post_approval_request(renders, channel_id)
+        except PublishError as error:
+            log.warning("approval request for group %s not posted (%s)", renders[0].group_id, error)
+            return renders
+        for render in renders:
+            await self._renders.update(render.id, now=self._now(), approval_message_id=message_id)
+        return [await self._renders.get(render.id) or render for render in renders]
+
+    async def _check_spend_alerts(self, guild_id: int, rules: GuildRules, cost: int) -> None:
+        if rules.daily_budget is None and rules.monthly_budget is None:
+            return
+        now = self._now()
+        today, month = await self._renders.guild_spend(guild_id, now)
+        periods = (
+            ("day", f"day:{now:%Y-%m-%d}", today, rules.daily_budget),
+            ("month", f"month:{now:%Y-%m}", month, rules.monthly_budget),
+        )
+        for period, key, spent, budget in periods:
+            for percent in crossed_thresholds(spent - cost, spent, budget):
+                if budget is None or not await self._alerts.claim(guild_id, key, percent):
+                    continue
+                channel = rules.moderator_channel_id
+                if channel is None:
+                    log.warning(
+                        "guild %s crossed %d%% of its %s budget; no moderator channel set", guild_id, percent, period
+                    )
+                    continue
+                try:
+                    await self._publisher.post_spend_alert(
+                        channel, guild_id=guild_id, period=period, percent=percent, spent=spent, budget=budget
+                    )
+                except PublishError as error:
+                    log.warning("spend alert for guild %s not posted (%s)", guild_id, error)

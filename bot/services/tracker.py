@@ -1,0 +1,402 @@
+"""The tracker: the one loop that carries every accepted render to the channel.
+
+It keeps no state of its own that matters: every decision is written to the database before the next one is
+taken, so a restart (or another process after a lease expires) picks up exactly where the last one stopped.
+One step of one render is: advance its lifecycle (submit, poll, deliver), then bring its status message up to
+date, then say when it wants to be looked at next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.background import spawn
+from bot.domain.states import TERMINAL_STATES, FailureKind, RenderState
+from bot.services.pacing import RateLimiter, poll_delay, retry_delay
+from bot.services.ports import ChannelGone, MessageGone, PublishError, StatusPublisher, UploadTooLarge
+from bot.storage.images import ImageStore
+from bot.storage.renders import RenderRecord, RenderRepository
+from bot.videoapi.client import VideoApiClient
+from bot.videoapi.errors import (
+    AuthError,
+    BadRequest,
+    DownloadTooLarge,
+    NoCredit,
+    TaskNotFound,
+    VideoApiError,
+)
+from bot.videoapi.payload import build_create_payload
+from bot.videoapi.retry import is_retryable
+from bot.videoapi.status import TaskPhase
+
+log = logging.getLogger(__name__)
+
+# Written into shown_hash when the channel is gone, so the tracker stops trying to post there.
+CHANNEL_GONE = "channel-gone"
+# Held requests are only looked at now and then: the moderators' decision wakes the tracker directly.
+APPROVAL_RECHECK = timedelta(hours=1)
+# A task the API does not know yet right after creation is normal for older gateways (modelstream-api.md).
+NOT_FOUND_GRACE = timedelta(seconds=30)
+NOT_FOUND_GIVE_UP = timedelta(minutes=10)
+MAX_SUBMIT_ATTEMPTS = 24
+MAX_DELIVERY_ATTEMPTS = 6
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    owner: str  # unique per process: leases carry it, and a restart of the same process reclaims its own
+    work_dir: Path  # clips are streamed here before upload
+    poll_interval: float = 10.0
+    render_timeout: float = 3600.0
+    max_concurrent: int = 20
+    status_calls_per_second: float = 5.0
+    max_clip_bytes: int = 500 * 1024 * 1024
+    reference_field: str = "metadata.image_list"
+    lease_seconds: float = 300.0
+    idle_wait: float = 1.0  # longest nap between two looks at the database
+    claim_batch: int = 200
+
+
+def visible_state(render: RenderRecord) -> str:
+    """A fingerprint of what the status message shows; an edit is sent only when it changes."""
+    shown = (
+        render.state.value,
+        render.progress if render.state is RenderState.RENDERING else None,
+        render.failure_kind.value if render.failure_kind else None,
+        render.failure_detail,
+        render.result_message_id,
+        render.decided_by,
+    )
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
+
+
+def clip_filename(render: RenderRecord) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", render.request.prompt.lower()).strip("-")[:40] or "clip"
+    return f"{slug}-{render.id[:8]}.mp4"
+
+
+class Tracker:
+    def __init__(
+        self,
+        renders: RenderRepository,
+        images: ImageStore,
+        api: VideoApiClient,
+        publisher: StatusPublisher,
+        config: TrackerConfig,
+        *,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._renders = renders
+        self._images = images
+        self._api = api
+        self._publisher = publisher
+        self._config = config
+        self._now = now
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._busy: set[str] = set()
+        self._slots = asyncio.Semaphore(config.max_concurrent)
+        self._status_calls = RateLimiter(config.status_calls_per_second)
+        self._workers: set[asyncio.Task[None]] = set()
+        self.status_calls_made = 0  # for metrics and benchmarks
+
+    def wake(self) -> None:
+        """Look at the database now rather than at the next tick (a request was just accepted or decided)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._config.work_dir.mkdir(parents=True, exist_ok=True)
+        log.info("tracker %s started", self._config.owner)
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("tracker tick failed; retrying shortly")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._config.idle_wait)
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def tick(self) -> int:
+        """Claim what is due and start a worker for each; returns how many were started."""
+        free = self._config.claim_batch - len(self._busy)
+        if free <= 0:
+            return 0
+        due = await self._renders.claim_due(
+            self._config.owner, now=self._now(), limit=free, lease_seconds=self._config.lease_seconds
+        )
+        started = 0
+        for render in due:
+            if render.id in self._busy:
+                continue
+            self._busy.add(render.id)
+            worker = spawn(self._run_step(render), name=f"render-{render.id}")
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+            started += 1
+        return started
+
+    async def run_until_idle(self, *, max_ticks: int = 1000) -> None:
+        """Drive the tracker without its loop until nothing is due (tests and the benchmark use this)."""
+        for _ in range(max_ticks):
+            await self.tick()
+            if self._workers:
+                await asyncio.gather(*list(self._workers), return_exceptions=True)
+            elif not self._busy:
+                return
+
+    async def _run_step(self, render: RenderRecord) -> None:
+        next_at = self._now() + timedelta(seconds=self._config.poll_interval)
+        try:
+            async with self._slots:
+                next_at = await self.step(render)
+        except Exception:
+            log.exception("render %s: step failed; will retry", render.id)
+        finally:
+            try:
+                await self._renders.release(render.id, self._config.owner, next_poll_at=next_at)
+            except Exception:
+                log.exception("render %s: could not release its lease", render.id)
+            # Only now may a tick claim it again: before the release its old next_poll_at still looks due.
+            self._busy.discard(render.id)
+
+    async def step(self, render: RenderRecord) -> datetime:
+        """Advance one render by one step; returns when it should be looked at again."""
+        render, wait = await self._advance(render)
+        render = await self._sync_status(render)
+        if render.state in TERMINAL_STATES and render.shown_hash in (visible_state(render), CHANNEL_GONE):
+            await self._renders.update(render.id, now=self._now(), closed=True)
+            log.info("render %s closed as %s", render.id, render.state.value)
+        return self._now() + wait
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+
+    async def _advance(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        state = render.state
+        if state is RenderState.AWAITING_APPROVAL:
+            return render, APPROVAL_RECHECK
+        if state is RenderState.ACCEPTED:
+            return await self._submit(render)
+        if state is RenderState.SUBMITTING:
+            # Only a crash leaves a render here (our own submissions are in _busy): the create call may or may
+            # not have reached the API, and sending it again could render and charge twice.
+            failed = await self._fail(render, FailureKind.LOST_SUBMIT, None)
+            return failed, timedelta(0)
+        if state in (RenderState.QUEUED, RenderState.RENDERING):
+            return await self._poll(render)
+        if state is RenderState.SUCCEEDED:
+            return await self._deliver(render)
+        return render, timedelta(seconds=self._config.poll_interval)
+
+    async def _fail(self, render: RenderRecord, kind: FailureKind, detail: str | None) -> RenderRecord:
+        moved = await self._renders.move(
+            render.id,
+            RenderState.FAILED,
+            now=self._now(),
+            failure_kind=kind,
+            failure_detail=detail,
+            finished_at=self._now(),
+        )
+        log.info("render %s failed (%s): credits refunded", render.id, kind.value)
+        if moved is not None and render.shown_hash == CHANNEL_GONE:
+            await self._publisher.notify_requester(moved, url=None)
+        return moved or await self._reload(render)
+
+    async def _reload(self, render: RenderRecord) -> RenderRecord:
+        fresh = await self._renders.get(render.id)
+        return fresh if fresh is not None else render
+
+    async def _submit(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        wanted = [slot.sha256 for slot in render.request.images]
+        images = await self._images.get_many(wanted) if wanted else {}
+        if len(images) != len(set(wanted)):
+            return await self._fail(render, FailureKind.INPUT_MISSING, None), timedelta(0)
+        payload = build_create_payload(render.request, images, reference_field=self._config.reference_field)
+        submitting = await self._renders.move(render.id, RenderState.SUBMITTING, now=self._now())
+        if submitting is None:
+            return await self._reload(render), timedelta(0)
+        try:
+            created = await self._api.create(payload)
+        except VideoApiError as error:
+            return await self._submit_failed(submitting, error)
+        queued = await self._renders.move(
+            render.id,
+            RenderState.QUEUED,
+            now=self._now(),
+            task_id=created.task_id,
+            request_id=created.request_id,
+            submitted_at=self._now(),
+            poll_count=0,
+        )
+        log.info("render %s submitted as task %s", render.id, created.task_id)
+        return queued or await self._reload(render), timedelta(seconds=self._config.poll_interval)
+
+    async def _submit_failed(self, render: RenderRecord, error: VideoApiError) -> tuple[RenderRecord, timedelta]:
+        if is_retryable(error, create=True) and render.poll_count + 1 < MAX_SUBMIT_ATTEMPTS:
+            # The API certainly never took it: keep the request and try again later (an outage delays a clip).
+            attempts = render.poll_count + 1
+            back = await self._renders.move(render.id, RenderState.ACCEPTED, now=self._now(), poll_count=attempts)
+            delay = retry_delay(attempts, self._config.poll_interval)
+            log.warning("render %s: API unavailable (%s); retrying in %.0f s", render.id, error, delay)
+            return back or await self._reload(render), timedelta(seconds=delay)
+        kind = FailureKind.API_UNAVAILABLE
+        detail: str | None = None
+        if isinstance(error, BadRequest):
+            kind, detail = FailureKind.API_REJECTED, error.message
+        elif isinstance(error, NoCredit):
+            kind = FailureKind.NO_CREDIT
+        elif isinstance(error, AuthError):
+            kind = FailureKind.AUTH
+        log.warning("render %s: create refused (%s)", render.id, type(error).__name__)
+        return await self._fail(render, kind, detail), timedelta(0)
+
+    async def _poll(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        now = self._now()
+        submitted = render.submitted_at or render.created_at
+        age = (now - submitted).total_seconds()
+        if age > self._config.render_timeout:
+            return await self._fail(render, FailureKind.TIMEOUT, None), timedelta(0)
+        assert render.task_id is not None
+        await self._status_calls.acquire()
+        self.status_calls_made += 1
+        try:
+            status = await self._api.status(render.task_id)
+        except TaskNotFound:
+            if now - submitted > NOT_FOUND_GIVE_UP:
+                return await self._fail(render, FailureKind.RENDER_FAILED, "ModelStream no longer knows this task"), (
+                    timedelta(0)
+                )
+            return render, timedelta(seconds=self._config.poll_interval)
+        except VideoApiError as error:
+            attempts = render.poll_count + 1
+            await self._renders.update(render.id, now=now, poll_count=attempts)
+            log.warning("render %s: status check failed (%s); retrying", render.id, type(error).__name__)
+            return render, timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
+        wait = timedelta(seconds=poll_delay(age, self._config.poll_interval))
+        if status.phase is TaskPhase.SUCCEEDED:
+            moved = await self._renders.move(
+                render.id,
+                RenderState.SUCCEEDED,
+                now=now,
+                video_url=status.video_url,
+                progress=100,
+                finished_at=now,
+                poll_count=0,
+            )
+            log.info("render %s finished at the API", render.id)
+            return moved or await self._reload(render), timedelta(0)
+        if status.phase is TaskPhase.FAILED:
+            return await self._fail(render, FailureKind.RENDER_FAILED, status.failure_reason), timedelta(0)
+        target = RenderState.RENDERING if status.phase is TaskPhase.RUNNING else RenderState.QUEUED
+        progress = status.progress if status.progress is not None else render.progress
+        if target is render.state and progress == render.progress:
+            return render, wait
+        fields: dict[str, object] = {"progress": progress, "poll_count": 0}
+        if target is RenderState.RENDERING and render.started_at is None:
+            fields["started_at"] = now
+        moved = await self._renders.move(render.id, target, now=now, **fields)
+        return moved or await self._reload(render), wait
+
+    async def _deliver(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        now = self._now()
+        channel_gone = render.shown_hash == CHANNEL_GONE
+        if not channel_gone:
+            existing = await self._publisher.find_delivery(render)
+            if existing is not None:
+                log.info("render %s: clip already in the channel (message %s); adopting it", render.id, existing)
+                return await self._delivered(render, existing), timedelta(0)
+        limit = min(render.upload_limit, self._config.max_clip_bytes)
+        path = self._config.work_dir / f"{render.id}.mp4"
+        try:
+            try:
+                size = await self._api.download(render.task_id or "", render.video_url, path, max_bytes=limit)
+            except DownloadTooLarge:
+                return await self._deliver_link(render, channel_gone), timedelta(0)
+            except VideoApiError as error:
+                attempts = render.poll_count + 1
+                if attempts >= MAX_DELIVERY_ATTEMPTS:
+                    log.warning("render %s: clip download keeps failing (%s); linking it", render.id, error)
+                    return await self._deliver_link(render, channel_gone), timedelta(0)
+                await self._renders.update(render.id, now=now, poll_count=attempts)
+                return render, timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
+            log.info("render %s: clip downloaded (%d bytes)", render.id, size)
+            if channel_gone:
+                await self._publisher.notify_requester(render, url=render.video_url)
+                return await self._delivered(render, None), timedelta(0)
+            try:
+                message_id = await self._publisher.deliver_file(render, path, clip_filename(render))
+            except UploadTooLarge:
+                return await self._deliver_link(render, channel_gone), timedelta(0)
+            except ChannelGone:
+                await self._renders.update(render.id, now=now, shown_hash=CHANNEL_GONE)
+                await self._publisher.notify_requester(render, url=render.video_url)
+                return await self._delivered(render, None), timedelta(0)
+            return await self._delivered(render, message_id), timedelta(0)
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def _deliver_link(self, render: RenderRecord, channel_gone: bool) -> RenderRecord:
+        if not channel_gone:
+            try:
+                message_id = await self._publisher.deliver_link(render, render.video_url, None)
+                return await self._delivered(render, message_id)
+            except ChannelGone:
+                await self._renders.update(render.id, now=self._now(), shown_hash=CHANNEL_GONE)
+        await self._publisher.notify_requester(render, url=render.video_url)
+        return await self._delivered(render, None)
+
+    async def _delivered(self, render: RenderRecord, message_id: int | None) -> RenderRecord:
+        moved = await self._renders.move(
+            render.id, RenderState.DELIVERED, now=self._now(), result_message_id=message_id
+        )
+        log.info("render %s delivered (message %s)", render.id, message_id)
+        return moved or await self._reload(render)
+
+    # ---- the status message ----------------------------------------------------------------------------
+
+    async def _sync_status(self, render: RenderRecord) -> RenderRecord:
+        if render.shown_hash == CHANNEL_GONE:
+            return render
+        wanted = visible_state(render)
+        if render.status_message_id is not None and render.shown_hash == wanted:
+            return render
+        try:
+            if render.status_message_id is None:
+                message_id = await self._publisher.post_status(render)
+                await self._renders.update(render.id, now=self._now(), status_message_id=message_id, shown_hash=wanted)
+                return await self._reload(render)
+            try:
+                await self._publisher.edit_status(render)
+            except MessageGone:
+                log.info("render %s: status message was deleted; posting a new one", render.id)
+                message_id = await self._publisher.post_status(render)
+                await self._renders.update(render.id, now=self._now(), status_message_id=message_id, shown_hash=wanted)
+                return await self._reload(render)
+        except ChannelGone:
+            log.info("render %s: channel %s is gone", render.id, render.channel_id)
+            await self._renders.update(render.id, now=self._now(), shown_hash=CHANNEL_GONE)
+            if render.state in (RenderState.FAILED, RenderState.DENIED):
+                await self._publisher.notify_requester(render, url=None)
+            return await self._reload(render)
+        except PublishError as error:
+            log.warning("render %s: status message not updated (%s); will retry", render.id, error)
+            return render
+        await self._renders.update(render.id, now=self._now(), shown_hash=wanted)
+        return await self._reload(render)

@@ -1,0 +1,255 @@
+"""One typed Settings object, built once from the environment and `.env`.
+
+A missing or malformed value stops start-up with a single line that names the variable and says how to fix
+it; secrets are wrapped so that printing the settings never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from bot.domain.quota_types import CostRates
+
+DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
+DEFAULT_MODELSTREAM_BASE_URL = "https://api.modelstream.ai"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is the one line shown to the operator."""
+
+
+class Secret:
+    """A string that refuses to show itself in reprs, logs and tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: Secret
+    modelstream_api_key: Secret
+    modelstream_base_url: str = DEFAULT_MODELSTREAM_BASE_URL
+    database_url: str = "sqlite+aiosqlite:///data/videobot.db"
+    discord_api_base: str = DEFAULT_DISCORD_API_BASE
+    data_dir: Path = Path("data")
+    default_model: str = "kling-v3"
+    log_level: str = "INFO"
+    poll_interval: float = 10.0  # seconds between status calls for a young render
+    render_timeout: float = 3600.0  # seconds from submission until a render is given up and refunded
+    max_status_calls_per_second: float = 5.0
+    max_concurrent_polls: int = 20
+    api_request_timeout: float = 30.0
+    api_body_limit_mb: int = 32
+    reference_images_field: str = "metadata.image_list"
+    max_clip_mb: int = 500  # a clip larger than this is linked, never downloaded
+    default_daily_credits: int | None = 50
+    max_in_flight_per_member: int | None = 2
+    cost_std_per_second: int = 1
+    cost_pro_per_second: int = 2
+    instance_id: str = field(default_factory=lambda: socket.gethostname())
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    health_port: int | None = None
+    sync_commands_on_start: bool = True  # only when the definition changed since the last sync
+
+    @property
+    def cost_rates(self) -> CostRates:
+        return CostRates(std_per_second=self.cost_std_per_second, pro_per_second=self.cost_pro_per_second)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The raw secret values, so log redaction can remove them wherever they turn up."""
+        return (self.discord_token.reveal(), self.modelstream_api_key.reveal())
+
+
+def _required_secret(env: Mapping[str, str], name: str) -> Secret:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is missing: set it in the environment or in .env (see .env.example).")
+    if any(ch.isspace() for ch in value):
+        raise SettingsError(f"{name} contains spaces: paste the value alone, without quotes or a 'Bearer' prefix.")
+    return Secret(value)
+
+
+def _parsed(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T, hint: str) -> T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not valid: {hint}.") from None
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _optional_limit(raw: str) -> int | None:
+    """A credit limit: a whole number, or 'none'/'unlimited' for no limit."""
+    if raw.lower() in ("none", "unlimited", "off"):
+        return None
+    return _non_negative_int(raw)
+
+
+def _limit(value: int | None) -> int | None:
+    return value
+
+
+def _http_url(raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if not scheme.startswith(("sqlite", "postgresql", "postgres")):
+        raise ValueError
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError
+    return level
+
+
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    ids = tuple(int(part) for part in raw.split(",") if part.strip())
+    if not ids or any(i < 0 for i in ids):
+        raise ValueError
+    return ids
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
+def _reference_field(raw: str) -> str:
+    if raw not in ("metadata.image_list", "images"):
+        raise ValueError
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
+    """Build the settings from `.env` (if present) overlaid by the real environment, which wins."""
+    env: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
+    default_db = f"sqlite+aiosqlite:///{(data_dir / 'videobot.db').as_posix()}"
+    shard_ids = _parsed(env, "SHARD_IDS", _shard_ids, None, "use a comma-separated list such as 0,1")
+    shard_count = _parsed(env, "SHARD_COUNT", _positive_int, None, "use a whole number of shards, such as 2")
+    if shard_ids is not None and shard_count is None:
+        raise SettingsError("SHARD_IDS is set without SHARD_COUNT: set SHARD_COUNT to the total number of shards.")
+    if shard_ids is not None and shard_count is not None and max(shard_ids) >= shard_count:
+        raise SettingsError(f"SHARD_IDS lists a shard >= SHARD_COUNT ({shard_count}): shard ids start at 0.")
+    default_instance = socket.gethostname() + (f"-shards-{'-'.join(map(str, shard_ids))}" if shard_ids else "")
+
+    return Settings(
+        discord_token=_required_secret(env, "DISCORD_TOKEN"),
+        modelstream_api_key=_required_secret(env, "MODELSTREAM_API_KEY"),
+        modelstream_base_url=_parsed(
+            env, "MODELSTREAM_BASE_URL", _http_url, DEFAULT_MODELSTREAM_BASE_URL, "use an http(s) URL"
+        ),
+        database_url=_parsed(
+            env,
+            "DATABASE_URL",
+            _database_url,
+            default_db,
+            "use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user:password@host/db",
+        ),
+        discord_api_base=_parsed(
+            env, "DISCORD_API_BASE", _http_url, DEFAULT_DISCORD_API_BASE, "use an http(s) URL ending in /api/v10"
+        ),
+        data_dir=data_dir,
+        default_model=env.get("DEFAULT_MODEL", "").strip() or "kling-v3",
+        log_level=_parsed(env, "LOG_LEVEL", _log_level, "INFO", f"use one of {', '.join(LOG_LEVELS)}"),
+        poll_interval=_parsed(env, "POLL_INTERVAL_SECONDS", _positive_float, 10.0, "use a number of seconds > 0"),
+        render_timeout=_parsed(
+            env, "RENDER_TIMEOUT_SECONDS", _positive_float, 3600.0, "use a number of seconds > 0, such as 3600"
+        ),
+        max_status_calls_per_second=_parsed(
+            env, "MAX_STATUS_CALLS_PER_SECOND", _positive_float, 5.0, "use a number > 0"
+        ),
+        max_concurrent_polls=_parsed(env, "MAX_CONCURRENT_POLLS", _positive_int, 20, "use a whole number > 0"),
+        api_request_timeout=_parsed(
+            env, "API_REQUEST_TIMEOUT_SECONDS", _positive_float, 30.0, "use a number of seconds > 0"
+        ),
+        api_body_limit_mb=_parsed(env, "API_BODY_LIMIT_MB", _positive_int, 32, "use a whole number of MB > 0"),
+        reference_images_field=_parsed(
+            env,
+            "REFERENCE_IMAGES_FIELD",
+            _reference_field,
+            "metadata.image_list",
+            "use metadata.image_list or images",
+        ),
+        max_clip_mb=_parsed(env, "MAX_CLIP_MB", _positive_int, 500, "use a whole number of MB > 0"),
+        default_daily_credits=_parsed(
+            env, "DEFAULT_DAILY_CREDITS", _optional_limit, _limit(50), "use a whole number, or 'unlimited'"
+        ),
+        max_in_flight_per_member=_parsed(
+            env, "MAX_IN_FLIGHT_PER_MEMBER", _optional_limit, _limit(2), "use a whole number, or 'unlimited'"
+        ),
+        cost_std_per_second=_parsed(env, "COST_STD_PER_SECOND", _non_negative_int, 1, "use a whole number >= 0"),
+        cost_pro_per_second=_parsed(env, "COST_PRO_PER_SECOND", _non_negative_int, 2, "use a whole number >= 0"),
+        instance_id=env.get("INSTANCE_ID", "").strip() or default_instance,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        health_port=_parsed(env, "HEALTH_PORT", _positive_int, None, "use a TCP port number such as 8080"),
+        sync_commands_on_start=_parsed(env, "SYNC_COMMANDS_ON_START", _bool, True, "use true or false"),
+    )

@@ -1,0 +1,719 @@
+"""A fake ModelStream (New API) video gateway: a real aiohttp server on loopback.
+
+In tests: `async with FakeVideoApi() as api:` then point a client at `api.base_url`; script tasks
+(`api.configure(...)`, `api.script_next(...)`, `api.set_script(task_id, ...)`), inject faults
+(`api.fail_next("create", "429")`) and assert on `api.requests` / `api.status_calls(task_id)`.
+
+As a process (end-to-end tests, benchmarks):
+    python -m tests.fakes.video_api --port 0 --shape B --render-polls 2 [--state-file F]
+prints `READY http://127.0.0.1:<port>` once listening. Another process steers it through the admin API:
+`POST /_fake/config` with `{"defaults": {...TaskScript fields}, "faults": [{"endpoint": "create",
+"kind": "429", "times": 2}], "tasks": {"<id>": {...}}}`, `GET /_fake/requests`, `GET /_fake/tasks`,
+`POST /_fake/reset`.
+
+Status shapes (see modelstream-api.md): "A" flat lower-case, "B" `{code,message,data}` with Kling's JSON
+nested, "B-old" like B with the video URL in `fail_reason`, "C" OpenAI video object, "D" flat upper-case
+without URL. Outcomes: "success", "failure", "stuck" (never finishes), "timeout" (gateway FAILURE while
+the nested Kling status still says processing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import string
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+SHAPES = ("A", "B", "B-old", "C", "D")
+OUTCOMES = ("success", "failure", "stuck", "timeout")
+ENDPOINTS = ("create", "status", "content", "models", "files")
+FAULT_KINDS = (
+    "429",  # OpenAI-style envelope
+    "429-empty",  # empty body, as some gateway versions send
+    "500",  # task-style do_request_failed
+    "502",  # a proxy's HTML page
+    "503-model-not-found",  # no channel serves the model: refused before any upstream call
+    "402-quota",
+    "403-quota",
+    "400-kling",  # task-style fail_to_fetch_task with Kling's JSON as the message
+    "drop",  # read the request, then close the connection without answering
+    "hang",  # answer only after `seconds`
+    "not-json",  # 200 with a body that is not JSON
+    "no-task-id",  # 200 JSON without any id
+)
+MB = 1024 * 1024
+TIMEOUT_REASON = "任务超时（1440分钟）"
+_CHUNK = b"\x00" * (64 * 1024)
+
+
+@dataclass
+class TaskScript:
+    """How one task behaves. With `render_seconds` set, time decides when it is done, else status calls do."""
+
+    shape: str = "A"
+    render_polls: int = 2  # status calls that still answer "not done"; the next one shows the outcome
+    render_seconds: float | None = None
+    outcome: str = "success"
+    failure_reason: str = "The content did not pass the safety review"
+    video_size: int = 256 * 1024
+    video_url: str | None = None  # overrides the result URL (e.g. a second fake acting as a foreign CDN)
+    send_length: bool = True  # False: the video is sent chunked, without Content-Length
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    retry_after: str | None = None  # Retry-After header for the 429 kinds
+    seconds: float = 30.0  # for "hang"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    json: Any  # the parsed JSON body, None when absent or not JSON
+    headers: dict[str, str]  # without Authorization
+    authorized: bool  # whether an Authorization header was present at all
+
+
+@dataclass
+class FakeTask:
+    task_id: str
+    script: TaskScript
+    created_at: float
+    request: Any = None
+    status_calls: int = 0
+
+
+class FakeVideoApi:
+    """The fake gateway. Everything is plain attributes so tests can read and change them directly."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-fake-test-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        defaults: TaskScript | None = None,
+        max_body_bytes: int = 32 * MB,
+        numeric_ids: bool = False,
+        echo_token_in_errors: bool = False,
+        state_file: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api_key = api_key
+        self.defaults = defaults or TaskScript()
+        self.max_body_bytes = max_body_bytes
+        self.numeric_ids = numeric_ids
+        self.echo_token_in_errors = echo_token_in_errors
+        self.tasks: dict[str, FakeTask] = {}
+        self.requests: list[RecordedRequest] = []
+        self._host = host
+        self._port = port
+        self._state_file = state_file
+        self._clock = clock
+        self._next_scripts: deque[TaskScript] = deque()
+        self._faults: dict[str, deque[Fault]] = {name: deque() for name in ENDPOINTS}
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        if state_file is not None and state_file.exists():
+            self._load_state(state_file)
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._record], client_max_size=self.max_body_bytes + MB)
+        app.add_routes(
+            [
+                web.post("/v1/video/generations", self._create),
+                web.post("/v1/videos", self._create),
+                web.get("/v1/video/generations/{task_id}", self._status),
+                web.get("/v1/videos/{task_id}", self._status),
+                web.get("/v1/videos/{task_id}/content", self._content),
+                web.get("/v1/models", self._models),
+                web.get("/files/{task_id}.mp4", self._file),
+                web.get("/redirect", self._redirect),
+                web.post("/_fake/config", self._admin_config),
+                web.post("/_fake/reset", self._admin_reset),
+                web.get("/_fake/requests", self._admin_requests),
+                web.get("/_fake/tasks", self._admin_tasks),
+            ]
+        )
+        # A short shutdown timeout: a "hang" fault must not hold the test up when the server stops.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://{self._host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeVideoApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- scripting -----------------------------------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change the script every new task starts from (fields of `TaskScript`)."""
+        self.defaults = replace(self.defaults, **changes)
+
+    def script_next(self, *scripts: TaskScript) -> None:
+        """Scripts for the next creates, in order; afterwards `defaults` applies again."""
+        self._next_scripts.extend(scripts)
+
+    def set_script(self, task_id: str, **changes: Any) -> None:
+        """Change an existing task's script (after its create)."""
+        task = self.tasks[task_id]
+        task.script = replace(task.script, **changes)
+        self._save_state()
+
+    def add_task(self, task_id: str | None = None, script: TaskScript | None = None, **changes: Any) -> str:
+        """A task as if created earlier, without a create call."""
+        task_id = task_id or self._new_task_id()
+        self.tasks[task_id] = FakeTask(task_id, replace(script or self.defaults, **changes), self._clock())
+        self._save_state()
+        return task_id
+
+    def fail_next(
+        self, endpoint: str, kind: str, *, times: int = 1, retry_after: str | None = None, seconds: float = 30.0
+    ) -> None:
+        """The next `times` calls to `endpoint` (one of ENDPOINTS) answer with the fault `kind`."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        fault = Fault(kind, retry_after=retry_after, seconds=seconds)
+        self._faults[endpoint].extend([fault] * times)
+
+    def status_calls(self, task_id: str) -> int:
+        return self.tasks[task_id].status_calls
+
+    def calls(self, method: str | None = None, path_prefix: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if (method is None or r.method == method) and r.path.startswith(path_prefix)]
+
+    @property
+    def create_calls(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "POST" and r.path in ("/v1/video/generations", "/v1/videos")]
+
+    def reset(self) -> None:
+        self.defaults = TaskScript()
+        self.tasks.clear()
+        self.requests.clear()
+        self._next_scripts.clear()
+        for queue in self._faults.values():
+            queue.clear()
+        self._save_state()
+
+    # ---- API handlers --------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        if request.path.startswith("/_fake/"):
+            response: web.StreamResponse = await handler(request)
+            return response
+        body: Any = None
+        length = request.content_length or 0
+        if request.can_read_body and length <= self.max_body_bytes:
+            raw = await request.read()
+            with contextlib.suppress(ValueError):
+                body = json.loads(raw) if raw else None
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=request.path,
+                json=body,
+                headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
+                authorized="Authorization" in request.headers,
+            )
+        )
+        response = await handler(request)
+        return response
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        if (refusal := self._check_key(request)) is not None:
+            return refusal
+        if (request.content_length or 0) > self.max_body_bytes:
+            return self._openai_error(413, "request body too large", "request_body_too_large")
+        if (fault := await self._take_fault("create", request)) is not None:
+            return fault
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return self._openai_error(400, "invalid request body", "invalid_request")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return self._openai_error(400, "model is required and must be a string", "invalid_request")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return self._task_error(400, "invalid_request", "prompt is required")
+        metadata = body.get("metadata") or {}
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if _has_numeric_duration(metadata):
+            return self._task_error(
+                500, "build_request_failed", "json: cannot unmarshal number into Go struct field of type string"
+            )
+        script = self._next_scripts.popleft() if self._next_scripts else self.defaults
+        task_id = self._new_task_id()
+        self.tasks[task_id] = FakeTask(task_id, replace(script), self._clock(), request=body)
+        self._save_state()
+        wire_id: str | int = int(task_id) if self.numeric_ids else task_id
+        return self._json(
+            200,
+            {
+                "id": wire_id,
+                "task_id": wire_id,
+                "object": "video",
+                "model": body["model"],
+                "status": "queued",
+                "progress": 0,
+                "created_at": int(self._clock()),
+            },
+        )
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        if (refusal := self._check_key(request)) is not None:
+            return refusal
+        if (fault := await self._take_fault("status", request)) is not None:
+            return fault
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return self._task_error(400, "task_not_exist", "task_not_exist")
+        phase = self._phase(task)
+        task.status_calls += 1
+        self._save_state()
+        origin = str(request.url.origin())
+        return self._json(200, _render(task, phase, task.script.video_url or f"{origin}/files/{task.task_id}.mp4"))
+
+    async def _content(self, request: web.Request) -> web.StreamResponse:
+        if (refusal := self._check_key(request)) is not None:
+            return refusal
+        if (fault := await self._take_fault("content", request)) is not None:
+            return fault
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return self._task_error(404, "task_not_exist", "task_not_exist")
+        if self._phase(task) != "success":
+            return self._task_error(400, "invalid_request", "task is not finished yet")
+        return await _stream_video(request, task.script)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """The 'CDN' a result URL points at: no key needed."""
+        if (fault := await self._take_fault("files", request)) is not None:
+            return fault
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return web.Response(status=404, text="Not Found")
+        return await _stream_video(request, task.script)
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        """`/redirect?to=<url>`: a 302, to check that the key does not follow a redirect to another host."""
+        raise web.HTTPFound(request.query["to"])
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        if (refusal := self._check_key(request)) is not None:
+            return refusal
+        if (fault := await self._take_fault("models", request)) is not None:
+            return fault
+        return self._json(200, {"object": "list", "data": [{"id": "kling-v3", "object": "model"}]})
+
+    # ---- admin API (for other processes) -------------------------------------------------------------
+
+    async def _admin_config(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        try:
+            if "defaults" in body:
+                self.configure(**body["defaults"])
+            for fault in body.get("faults", ()):
+                fault = dict(fault)
+                endpoint = fault.pop("endpoint")
+                kind = fault.pop("kind")
+                self.fail_next(endpoint, kind, **fault)
+            for task_id, changes in body.get("tasks", {}).items():
+                if task_id in self.tasks:
+                    self.set_script(task_id, **changes)
+                else:
+                    self.add_task(task_id, **changes)
+            for name in ("api_key", "max_body_bytes", "numeric_ids", "echo_token_in_errors"):
+                if name in body:
+                    setattr(self, name, body[name])
+        except (TypeError, ValueError, KeyError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"defaults": asdict(self.defaults)})
+
+    async def _admin_reset(self, request: web.Request) -> web.StreamResponse:
+        self.reset()
+        return web.json_response({"ok": True})
+
+    async def _admin_requests(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response([asdict(r) for r in self.requests])
+
+    async def _admin_tasks(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({task_id: _task_json(task) for task_id, task in self.tasks.items()})
+
+    # ---- helpers -------------------------------------------------------------------------------------
+
+    def _phase(self, task: FakeTask) -> str:
+        """queued | running | success | failure | timeout, from the script and what happened so far."""
+        script = task.script
+        if script.render_seconds is not None:
+            elapsed = self._clock() - task.created_at
+            finished = elapsed >= script.render_seconds
+            early = elapsed < script.render_seconds / 3
+        else:
+            # Counted before the current status call: `render_polls` calls answer "not done".
+            finished = task.status_calls >= script.render_polls
+            early = task.status_calls == 0
+        if script.outcome == "stuck" or not finished:
+            return "queued" if early else "running"
+        return script.outcome
+
+    def _check_key(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip()
+        if token == self.api_key:
+            return None
+        message = f"无效的令牌 {token}" if self.echo_token_in_errors and token else "无效的令牌"
+        return self._openai_error(401, message, "")
+
+    async def _take_fault(self, endpoint: str, request: web.Request) -> web.StreamResponse | None:
+        queue = self._faults[endpoint]
+        if not queue:
+            return None
+        fault = queue.popleft()
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        kind = fault.kind
+        if kind == "429":
+            return self._openai_error(429, "当前分组上游负载已饱和，请稍后再试", "rate_limit_exceeded", headers)
+        if kind == "429-empty":
+            return web.Response(status=429, headers={**headers, **self._id_header()})
+        if kind == "500":
+            return self._task_error(500, "do_request_failed", "upstream error: do request failed")
+        if kind == "502":
+            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        if kind == "503-model-not-found":
+            return self._openai_error(
+                503, "当前分组 default 下对于模型 kling-v3 无可用渠道", "model_not_found", headers
+            )
+        if kind in ("402-quota", "403-quota"):
+            return self._task_error(int(kind[:3]), "insufficient_user_quota", "用户额度不足, 剩余额度: $0.00")
+        if kind == "400-kling":
+            kling = {"code": 1201, "message": "Invalid image: image size is too small", "request_id": "kling-req-1"}
+            return self._task_error(400, "fail_to_fetch_task", json.dumps(kling))
+        if kind == "drop":
+            await request.read()
+            assert request.transport is not None
+            request.transport.abort()
+            # Nothing can be written any more; aiohttp drops what the handler returns.
+            return web.Response(status=500)
+        if kind == "not-json":
+            return web.Response(status=200, text="OK", content_type="text/plain")
+        if kind == "no-task-id":
+            return self._json(200, {"object": "video", "status": "queued"})
+        await asyncio.sleep(fault.seconds)  # "hang"
+        return self._json(200, {})
+
+    def _openai_error(
+        self, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        request_id = self._id_header()
+        body = {
+            "error": {
+                "message": f"{message} (request id: {request_id['X-Oneapi-Request-Id']})",
+                "type": "new_api_error",
+                "code": code,
+            }
+        }
+        return web.json_response(body, status=status, headers={**(headers or {}), **request_id})
+
+    def _task_error(self, status: int, code: str, message: str) -> web.Response:
+        return self._json(status, {"code": code, "message": message, "data": None})
+
+    def _json(self, status: int, body: Any) -> web.Response:
+        return web.json_response(body, status=status, headers=self._id_header(), dumps=_dumps)
+
+    @staticmethod
+    def _id_header() -> dict[str, str]:
+        return {"X-Oneapi-Request-Id": time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)}
+
+    def _new_task_id(self) -> str:
+        if self.numeric_ids:
+            return str(secrets.randbelow(9 * 10**17) + 10**17)
+        alphabet = string.ascii_letters + string.digits
+        return "task_" + "".join(secrets.choice(alphabet) for _ in range(32))
+
+    def _save_state(self) -> None:
+        if self._state_file is None:
+            return
+        state = {"defaults": asdict(self.defaults), "tasks": {i: _task_json(t) for i, t in self.tasks.items()}}
+        tmp = self._state_file.with_name(self._state_file.name + ".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self._state_file)
+
+    def _load_state(self, path: Path) -> None:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        self.defaults = TaskScript(**state.get("defaults", {}))
+        for task_id, data in state.get("tasks", {}).items():
+            self.tasks[task_id] = FakeTask(
+                task_id,
+                TaskScript(**data["script"]),
+                data["created_at"],
+                request=data.get("request"),
+                status_calls=data.get("status_calls", 0),
+            )
+
+
+# ---- status shapes -----------------------------------------------------------------------------------
+
+_PROGRESS = {"queued": 20, "running": 30, "success": 100, "failure": 100, "timeout": 100}
+
+
+def _render(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
+    shape = task.script.shape
+    if shape == "A":
+        return _shape_a(task, phase, url)
+    if shape in ("B", "B-old"):
+        return _shape_b(task, phase, url, old=shape == "B-old")
+    if shape == "C":
+        return _shape_c(task, phase, url)
+    return _shape_d(task, phase)
+
+
+def _reason(task: FakeTask, phase: str) -> str:
+    return TIMEOUT_REASON if phase == "timeout" else task.script.failure_reason
+
+
+def _duration(task: FakeTask) -> int:
+    request = task.request if isinstance(task.request, dict) else {}
+    duration = request.get("duration", 5)
+    return int(duration) if isinstance(duration, (int, str)) and str(duration).isdigit() else 5
+
+
+def _shape_a(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
+    words = {"queued": "queued", "running": "in_progress", "success": "completed"}
+    failed = phase in ("failure", "timeout")
+    return {
+        "task_id": task.task_id,
+        "status": words.get(phase, "failed"),
+        "url": url if phase == "success" else None,
+        "format": "mp4",
+        "metadata": {"duration": _duration(task), "fps": 24, "width": 1280, "height": 720, "seed": 0},
+        "error": {"code": "task_failed", "message": _reason(task, phase)} if failed else None,
+    }
+
+
+def _shape_b(task: FakeTask, phase: str, url: str, *, old: bool) -> dict[str, Any]:
+    words = {"queued": "QUEUED", "running": "IN_PROGRESS", "success": "SUCCESS"}
+    kling_words = {"queued": "submitted", "running": "processing", "success": "succeed", "failure": "failed"}
+    failed = phase in ("failure", "timeout")
+    fail_reason = _reason(task, phase) if failed else ""
+    created = int(task.created_at)
+    data: dict[str, Any] = {
+        "id": zlib.crc32(task.task_id.encode()) % 100000,
+        "task_id": task.task_id,
+        "platform": "kling",
+        "user_id": 1,
+        "group": "default",
+        "channel_id": 1,
+        "quota": 0,
+        "action": "generate" if isinstance(task.request, dict) and task.request.get("image") else "textGenerate",
+        "status": words.get(phase, "FAILURE"),
+        "fail_reason": fail_reason,
+        "submit_time": created,
+        "start_time": created,
+        "finish_time": created + 60 if phase in ("success", "failure", "timeout") else 0,
+        "progress": f"{_PROGRESS[phase]}%",
+        "properties": {"upstream_model_name": "kling-v3", "origin_model_name": "kling-v3"},
+    }
+    if old:
+        # Gateways before ~Jan 2026: no result_url, the video URL travels in fail_reason.
+        if phase == "success":
+            data["fail_reason"] = url
+    else:
+        data["result_url"] = url if phase == "success" else ""
+        # A gateway timeout leaves Kling's own status at processing; only the top level says FAILURE.
+        kling: dict[str, Any] = {
+            "task_id": "8" + str(zlib.crc32(task.task_id.encode())),
+            "task_status": kling_words.get(phase, "processing"),
+            "task_status_msg": fail_reason if phase == "failure" else "",
+            "created_at": created * 1000,
+            "updated_at": created * 1000,
+        }
+        if phase == "success":
+            kling["task_result"] = {"videos": [{"id": "v1", "url": url, "duration": str(_duration(task))}]}
+        data["data"] = kling
+    return {"code": "success", "message": "", "data": data}
+
+
+def _shape_c(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
+    words = {"queued": "queued", "running": "in_progress", "success": "completed"}
+    failed = phase in ("failure", "timeout")
+    created_ms = int(task.created_at * 1000)
+    body: dict[str, Any] = {
+        "id": task.task_id,
+        "task_id": task.task_id,
+        "object": "video",
+        "model": "kling-v3",
+        "status": words.get(phase, "failed"),
+        "progress": _PROGRESS[phase],
+        "created_at": created_ms,
+        "seconds": str(_duration(task)),
+        "metadata": {"url": url} if phase == "success" else {},
+    }
+    if phase in ("success", "failure", "timeout"):
+        body["completed_at"] = created_ms + 60000
+    if failed:
+        body["error"] = {"message": _reason(task, phase), "code": "task_failed"}
+    return body
+
+
+def _shape_d(task: FakeTask, phase: str) -> dict[str, Any]:
+    words = {"queued": "QUEUED", "running": "IN_PROGRESS", "success": "SUCCESS"}
+    failed = phase in ("failure", "timeout")
+    return {
+        "task_id": task.task_id,
+        "status": words.get(phase, "FAILURE"),
+        "progress": f"{_PROGRESS[phase]}%",
+        "fail_reason": _reason(task, phase) if failed else "",
+        "created_at": int(task.created_at),
+        "finished_at": int(task.created_at) + 60 if phase != "queued" and phase != "running" else 0,
+        "platform": "kling",
+    }
+
+
+# ---- helpers -----------------------------------------------------------------------------------------
+
+
+def _has_numeric_duration(metadata: Any) -> bool:
+    """Kling types durations as strings; the gateway fails a request whose metadata sends numbers."""
+    if not isinstance(metadata, dict):
+        return False
+    if isinstance(metadata.get("duration"), (int, float)):
+        return True
+    shots = metadata.get("multi_prompt")
+    return isinstance(shots, list) and any(
+        isinstance(s, dict) and isinstance(s.get("duration"), (int, float)) for s in shots
+    )
+
+
+def mp4_chunks(size: int) -> Iterator[bytes]:
+    """An mp4-looking file of exactly `size` bytes, produced piecewise so its size costs no memory."""
+    ftyp = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    mdat = max(0, size - len(ftyp)).to_bytes(4, "big") + b"mdat"
+    head = (ftyp + mdat)[:size]
+    yield head
+    remaining = size - len(head)
+    while remaining > 0:
+        piece = _CHUNK if remaining >= len(_CHUNK) else _CHUNK[:remaining]
+        remaining -= len(piece)
+        yield piece
+
+
+async def _stream_video(request: web.Request, script: TaskScript) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
+    if script.send_length:
+        response.content_length = script.video_size
+    else:
+        response.enable_chunked_encoding()
+    await response.prepare(request)
+    try:
+        for piece in mp4_chunks(script.video_size):
+            await response.write(piece)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading (e.g. a size limit); nothing to clean up
+    return response
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _task_json(task: FakeTask) -> dict[str, Any]:
+    return {
+        "script": asdict(task.script),
+        "created_at": task.created_at,
+        "request": task.request,
+        "status_calls": task.status_calls,
+    }
+
+
+# ---- standalone process ------------------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.video_api", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on the READY line)")
+    parser.add_argument("--api-key", default=os.environ.get("FAKE_VIDEO_API_KEY", "sk-fake-test-key"))
+    parser.add_argument("--state-file", type=Path, default=None, help="keep tasks here across restarts")
+    parser.add_argument("--shape", choices=SHAPES, default="A")
+    parser.add_argument("--outcome", choices=OUTCOMES, default="success")
+    parser.add_argument("--render-polls", type=int, default=2)
+    parser.add_argument("--render-seconds", type=float, default=None)
+    parser.add_argument("--video-size", type=int, default=256 * 1024)
+    parser.add_argument("--max-body-mb", type=float, default=32.0)
+    parser.add_argument("--numeric-ids", action="store_true")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    defaults = TaskScript(
+        shape=args.shape,
+        outcome=args.outcome,
+        render_polls=args.render_polls,
+        render_seconds=args.render_seconds,
+        video_size=args.video_size,
+    )
+    api = FakeVideoApi(
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        defaults=defaults,
+        max_body_bytes=int(args.max_body_mb * MB),
+        numeric_ids=args.numeric_ids,
+        state_file=args.state_file,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with api:
+        print(f"READY {api.base_url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(_serve(_parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
