@@ -176,6 +176,8 @@ class Tracker:
                 log.exception("render %s: could not release its lease", render.id)
             # Only now may a tick claim it again: before the release its old next_poll_at still looks due.
             self._busy.discard(render.id)
+            if next_at <= self._now():
+                self._wake.set()  # the render has more to do right away (deliver, close): don't wait a tick
 
     async def step(self, render: RenderRecord) -> datetime:
         """Advance one render by one step; returns when it should be looked at again."""
