@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.approval import approval_reason
 from bot.domain.cost import request_cost
@@ -22,6 +22,8 @@ from bot.storage.images import ImageStore
 from bot.storage.renders import NewRender, RenderRecord, RenderRepository
 
 log = logging.getLogger(__name__)
+
+STATUS_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,14 @@ class GenerationService:
             NewRender(guild_id, channel_id, requester.user_id, request, take_cost, upload_limit, state)
             for _ in range(request.takes)
         ]
+        now = self._now()
         decision, renders = await self._renders.reserve(
-            new, lambda usage: self._decide(rules, requester, request, channel_id, usage), now=self._now()
+            new,
+            lambda usage: self._decide(rules, requester, request, channel_id, usage),
+            now=now,
+            # The tracker keeps its hands off until the status message below is posted (else both might post
+            # one); if we crash first, it takes over after this grace.
+            first_look_at=now + STATUS_GRACE,
         )
         if not decision.accepted:
             return Refused(decision)
@@ -137,8 +145,9 @@ class GenerationService:
             message_id = await self._publisher.post_status(render)
         except PublishError as error:
             log.warning("render %s: status message not posted yet (%s)", render.id, error)
+            await self._renders.update(render.id, now=self._now(), next_poll_at=self._now())
             return render
-        await self._renders.update(render.id, now=self._now(), status_message_id=message_id)
+        await self._renders.update(render.id, now=self._now(), status_message_id=message_id, next_poll_at=self._now())
         return await self._renders.get(render.id) or render
 
     async def _ask_moderators(self, renders: list[RenderRecord], channel_id: int) -> list[RenderRecord]:

@@ -116,13 +116,19 @@ class RenderRepository:
         self._db = db
 
     async def reserve(
-        self, new: list[NewRender], decide: Callable[[UsageSnapshot], Decision], *, now: datetime
+        self,
+        new: list[NewRender],
+        decide: Callable[[UsageSnapshot], Decision],
+        *,
+        now: datetime,
+        first_look_at: datetime | None = None,
     ) -> tuple[Decision, list[RenderRecord]]:
         """Decide and, if accepted, insert the takes of one request, atomically per guild.
 
         Takes the guild lock before reading the usage, so concurrent requests of a guild are decided one after
         the other, each seeing the credits the previous ones reserved. `decide` runs inside the transaction: keep
-        it pure and quick. Nothing is written when the decision is a refusal.
+        it pure and quick. Nothing is written when the decision is a refusal. `first_look_at` (default `now`) is
+        when the tracker may first pick the renders up.
         """
         if not new:
             raise ValueError("reserve() needs at least one render")
@@ -135,7 +141,7 @@ class RenderRepository:
             decision = decide(usage)
             if not decision.accepted:
                 return decision, []
-            rows = _new_rows(new, decision, now)
+            rows = _new_rows(new, decision, now, first_look_at or now)
             result = await conn.execute(
                 renders.insert().returning(*renders.c, sort_by_parameter_order=True),
                 rows,
@@ -294,7 +300,7 @@ class RenderRepository:
             return [RenderRecord.from_row(row) for row in await conn.execute(query)]
 
 
-def _new_rows(new: list[NewRender], decision: Decision, now: datetime) -> list[dict[str, Any]]:
+def _new_rows(new: list[NewRender], decision: Decision, now: datetime, first_look_at: datetime) -> list[dict[str, Any]]:
     group_id = uuid.uuid4().hex
     state = RenderState.AWAITING_APPROVAL if decision.needs_approval else new[0].state
     return [
@@ -315,7 +321,7 @@ def _new_rows(new: list[NewRender], decision: Decision, now: datetime) -> list[d
             "created_month": month_key(now),
             "progress": 0,
             "upload_limit": take.upload_limit,
-            "next_poll_at": now,
+            "next_poll_at": first_look_at,
             "poll_count": 0,
             "closed": False,
             "approval_reason": decision.approval_reason if decision.needs_approval else None,
