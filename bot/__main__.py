@@ -83,6 +83,8 @@ async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
                 owner=settings.instance_id,
                 work_dir=settings.data_dir / "tmp",
                 poll_interval=settings.poll_interval,
+                # Never nap longer than one poll interval, or a short interval would not be honoured.
+                idle_wait=min(1.0, settings.poll_interval),
                 render_timeout=settings.render_timeout,
                 max_concurrent=settings.max_concurrent_polls,
                 status_calls_per_second=settings.max_status_calls_per_second,

@@ -22,7 +22,12 @@ class RedactSecrets(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A log call whose arguments do not fit its format: logging itself would only report it, so a
+            # filter must not turn it into an exception in the caller. Keep both parts, scrubbed.
+            message = f"{record.msg!s} {record.args!r}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.msg = self._scrub(message)

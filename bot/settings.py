@@ -6,6 +6,7 @@ it; secrets are wrapped so that printing the settings never shows them.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -110,7 +111,8 @@ def _parsed(env: Mapping[str, str], name: str, parse: Callable[[str], T], defaul
 
 def _positive_float(raw: str) -> float:
     value = float(raw)
-    if value <= 0:
+    # float() also reads "nan" and "inf", which no interval or timeout can be.
+    if not math.isfinite(value) or value <= 0:
         raise ValueError
     return value
 
@@ -125,6 +127,13 @@ def _positive_int(raw: str) -> int:
 def _non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
+        raise ValueError
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
         raise ValueError
     return value
 
@@ -188,7 +197,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
     env: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    env.update(os.environ if environ is None else environ)
+    # An empty variable (as compose files pass for unset ones) must not hide a value from .env.
+    env.update({k: v for k, v in (os.environ if environ is None else environ).items() if v.strip()})
 
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     default_db = f"sqlite+aiosqlite:///{(data_dir / 'videobot.db').as_posix()}"
@@ -250,6 +260,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
         instance_id=env.get("INSTANCE_ID", "").strip() or default_instance,
         shard_count=shard_count,
         shard_ids=shard_ids,
-        health_port=_parsed(env, "HEALTH_PORT", _positive_int, None, "use a TCP port number such as 8080"),
+        health_port=_parsed(env, "HEALTH_PORT", _port, None, "use a TCP port number (1-65535) such as 8080"),
         sync_commands_on_start=_parsed(env, "SYNC_COMMANDS_ON_START", _bool, True, "use true or false"),
     )

@@ -41,7 +41,14 @@ class ApprovalService:
         for render in await self._renders.list_group(group_id):
             if render.state is not RenderState.AWAITING_APPROVAL:
                 continue
-            fields: dict[str, object] = {"decided_by": moderator_id, "next_poll_at": now}
+            # The lease is dropped too: a tracker step that held it looked at the render before the decision, and
+            # its release would otherwise push next_poll_at an hour on, leaving the approved render waiting.
+            fields: dict[str, object] = {
+                "decided_by": moderator_id,
+                "next_poll_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+            }
             if not approve:
                 fields["finished_at"] = now
             result = await self._renders.move(render.id, target, now=now, **fields)

@@ -7,15 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.approval import approval_reason
 from bot.domain.cost import request_cost
 from bot.domain.images import CheckedImage
-from bot.domain.quota import crossed_thresholds, decide, has_image_inputs
+from bot.domain.quota import crossed_thresholds, decide
 from bot.domain.quota_types import CostRates, Decision, GuildRules, Requester, UsageSnapshot
 from bot.domain.request import VideoRequest
 from bot.domain.states import RenderState
 from bot.services.ports import PublishError, StatusPublisher
-from bot.services.tracker import utc_now
+from bot.services.tracker import utc_now, visible_state
 from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
@@ -97,19 +96,11 @@ class GenerationService:
         for image in images:
             # Stored before the reservation: the tracker must find them even if we crash right after it.
             await self._images.put(image.sha256, image.data, image.mime)
-        held = approval_reason(
-            rules.approval,
-            requester=requester,
-            mode_pro=request.mode.value == "pro",
-            duration=request.duration,
-            cost=request_cost(request, self._rates),
-            has_image_inputs=has_image_inputs(request),
-            now=self._now(),
-        )
-        state = RenderState.AWAITING_APPROVAL if held else RenderState.ACCEPTED
         take_cost = request_cost(request, self._rates) // max(1, request.takes)
+        # ACCEPTED unless the decision holds it: reserve() turns the takes to AWAITING_APPROVAL then, so the
+        # quota policy alone says who waits (exempt members never do).
         new = [
-            NewRender(guild_id, channel_id, requester.user_id, request, take_cost, upload_limit, state)
+            NewRender(guild_id, channel_id, requester.user_id, request, take_cost, upload_limit, RenderState.ACCEPTED)
             for _ in range(request.takes)
         ]
         now = self._now()
@@ -147,7 +138,14 @@ class GenerationService:
             log.warning("render %s: status message not posted yet (%s)", render.id, error)
             await self._renders.update(render.id, now=self._now(), next_poll_at=self._now())
             return render
-        await self._renders.update(render.id, now=self._now(), status_message_id=message_id, next_poll_at=self._now())
+        # shown_hash too: the tracker then edits this message only once what it shows has changed.
+        await self._renders.update(
+            render.id,
+            now=self._now(),
+            status_message_id=message_id,
+            shown_hash=visible_state(render),
+            next_poll_at=self._now(),
+        )
         return await self._renders.get(render.id) or render
 
     async def _ask_moderators(self, renders: list[RenderRecord], channel_id: int) -> list[RenderRecord]:

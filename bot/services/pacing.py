@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+_TOLERANCE = 1e-9
+
 
 def poll_delay(age_seconds: float, base_interval: float) -> float:
     """Seconds until the next status call: renders that have been going for long are polled less often.
@@ -54,7 +56,9 @@ class RateLimiter:
                 now = self._clock()
                 self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
                 self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                # The tolerance absorbs float rounding: without it a deficit smaller than the clock's resolution
+                # asks for a sleep that moves the clock by nothing, again and again.
+                if self._tokens >= 1 - _TOLERANCE:
+                    self._tokens = max(0.0, self._tokens - 1)
                     return
                 await self._sleep((1 - self._tokens) / self._rate)

@@ -120,19 +120,31 @@ class Tracker:
         self._config.work_dir.mkdir(parents=True, exist_ok=True)
         log.info("tracker %s started", self._config.owner)
         while not self._stopping.is_set():
+            # Cleared before the tick, so a wake-up arriving during it triggers the next tick at once.
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
                 log.exception("tracker tick failed; retrying shortly")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._config.idle_wait)
         if self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Claim nothing more and let the steps in progress finish (up to `grace` seconds) while Discord and the
+        database are still open: a step cut off at shutdown can leave the process unable to exit."""
         self._stopping.set()
         self._wake.set()
+        workers = set(self._workers)
+        if not workers:
+            return
+        _, unfinished = await asyncio.wait(workers, timeout=grace)
+        for worker in unfinished:
+            # Safe to cut: every step is resumable from the database after a restart.
+            worker.cancel()
+        if unfinished:
+            log.warning("tracker stopped with %d step(s) cut short", len(unfinished))
 
     async def tick(self) -> int:
         """Claim what is due and start a worker for each; returns how many were started."""
@@ -183,9 +195,13 @@ class Tracker:
         """Advance one render by one step; returns when it should be looked at again."""
         render, wait = await self._advance(render)
         render = await self._sync_status(render)
-        if render.state in TERMINAL_STATES and render.shown_hash in (visible_state(render), CHANNEL_GONE):
+        shown = render.shown_hash in (visible_state(render), CHANNEL_GONE)
+        if render.state in TERMINAL_STATES and shown:
             await self._renders.update(render.id, now=self._now(), closed=True)
             log.info("render %s closed as %s", render.id, render.state.value)
+        if not shown:
+            # The chat side is failing passingly: "right away" would hammer it until it comes back.
+            wait = max(wait, timedelta(seconds=self._config.poll_interval))
         return self._now() + wait
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -318,51 +334,61 @@ class Tracker:
 
     async def _deliver(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
         now = self._now()
-        channel_gone = render.shown_hash == CHANNEL_GONE
-        if not channel_gone:
-            existing = await self._publisher.find_delivery(render)
-            if existing is not None:
-                log.info("render %s: clip already in the channel (message %s); adopting it", render.id, existing)
-                return await self._delivered(render, existing), timedelta(0)
+        if render.shown_hash == CHANNEL_GONE:
+            # Nowhere to upload it: the requester gets the link by DM, and the clip need not be fetched at all.
+            await self._publisher.notify_requester(render, url=render.video_url)
+            return await self._delivered(render, None), timedelta(0)
+        existing = await self._publisher.find_delivery(render)
+        if existing is not None:
+            log.info("render %s: clip already in the channel (message %s); adopting it", render.id, existing)
+            return await self._delivered(render, existing), timedelta(0)
         limit = min(render.upload_limit, self._config.max_clip_bytes)
         path = self._config.work_dir / f"{render.id}.mp4"
         try:
             try:
                 size = await self._api.download(render.task_id or "", render.video_url, path, max_bytes=limit)
             except DownloadTooLarge:
-                return await self._deliver_link(render, channel_gone), timedelta(0)
+                return await self._deliver_link(render)
             except VideoApiError as error:
-                attempts = render.poll_count + 1
-                if attempts >= MAX_DELIVERY_ATTEMPTS:
-                    log.warning("render %s: clip download keeps failing (%s); linking it", render.id, error)
-                    return await self._deliver_link(render, channel_gone), timedelta(0)
-                await self._renders.update(render.id, now=now, poll_count=attempts)
-                return render, timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
+                return await self._delivery_failed(render, error)
             log.info("render %s: clip downloaded (%d bytes)", render.id, size)
-            if channel_gone:
-                await self._publisher.notify_requester(render, url=render.video_url)
-                return await self._delivered(render, None), timedelta(0)
             try:
                 message_id = await self._publisher.deliver_file(render, path, clip_filename(render))
             except UploadTooLarge:
-                return await self._deliver_link(render, channel_gone), timedelta(0)
+                return await self._deliver_link(render)
             except ChannelGone:
                 await self._renders.update(render.id, now=now, shown_hash=CHANNEL_GONE)
                 await self._publisher.notify_requester(render, url=render.video_url)
                 return await self._delivered(render, None), timedelta(0)
+            except PublishError as error:
+                return self._post_later(render, error)
             return await self._delivered(render, message_id), timedelta(0)
         finally:
             path.unlink(missing_ok=True)
 
-    async def _deliver_link(self, render: RenderRecord, channel_gone: bool) -> RenderRecord:
-        if not channel_gone:
-            try:
-                message_id = await self._publisher.deliver_link(render, render.video_url, None)
-                return await self._delivered(render, message_id)
-            except ChannelGone:
-                await self._renders.update(render.id, now=self._now(), shown_hash=CHANNEL_GONE)
+    async def _delivery_failed(self, render: RenderRecord, error: VideoApiError) -> tuple[RenderRecord, timedelta]:
+        attempts = render.poll_count + 1
+        if attempts >= MAX_DELIVERY_ATTEMPTS:
+            log.warning("render %s: clip download keeps failing (%s); linking it", render.id, error)
+            return await self._deliver_link(render)
+        await self._renders.update(render.id, now=self._now(), poll_count=attempts)
+        return render, timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
+
+    async def _deliver_link(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        try:
+            message_id = await self._publisher.deliver_link(render, render.video_url, None)
+            return await self._delivered(render, message_id), timedelta(0)
+        except ChannelGone:
+            await self._renders.update(render.id, now=self._now(), shown_hash=CHANNEL_GONE)
+        except PublishError as error:
+            return self._post_later(render, error)
         await self._publisher.notify_requester(render, url=render.video_url)
-        return await self._delivered(render, None)
+        return await self._delivered(render, None), timedelta(0)
+
+    def _post_later(self, render: RenderRecord, error: PublishError) -> tuple[RenderRecord, timedelta]:
+        # A passing chat-side failure (5xx, network): the clip stays SUCCEEDED and is posted on a later step.
+        log.warning("render %s: clip not posted (%s); will retry", render.id, error)
+        return render, timedelta(seconds=self._config.poll_interval)
 
     async def _delivered(self, render: RenderRecord, message_id: int | None) -> RenderRecord:
         moved = await self._renders.move(

@@ -3,9 +3,11 @@ pointed at both through settings only (DISCORD_API_BASE, MODELSTREAM_BASE_URL)."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -14,6 +16,7 @@ from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeMessage
 from tests.fakes.video_api import FakeVideoApi
 
 API_KEY = "sk-e2e-secret-key-0123456789abcdef"
+T = TypeVar("T")
 
 
 @dataclass
@@ -86,3 +89,60 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 await w.bot.stop()
                 assert API_KEY not in w.bot.output(), "the API key leaked into the bot's output"
                 assert discord.token not in w.bot.output(), "the Discord token leaked into the bot's output"
+
+
+# ---- helpers for the /video generate tests (what a member sees in the channel) ------------------------------
+
+
+def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
+    """A real image of the given size, drawn with Pillow (a gradient, so encoders have something to chew on)."""
+    import io
+
+    from PIL import Image
+
+    picture = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    out = io.BytesIO()
+    picture.save(out, format=fmt)
+    return out.getvalue()
+
+
+def status_messages(world: World, channel_id: int | None = None) -> list[FakeMessage]:
+    """The bot's status messages in a channel: embeds, not a reply to anything."""
+    return [m for m in world.channel_messages(channel_id) if m.embeds and m.reply_to is None]
+
+
+def replies_to(world: World, status: FakeMessage) -> list[FakeMessage]:
+    """Messages replying to a status message (where the clip, or its link, is delivered)."""
+    return [m for m in world.channel_messages(status.channel_id) if m.reply_to == status.id]
+
+
+def embed_titles(message: FakeMessage) -> list[str]:
+    """The embed title of the message after its creation and after each edit, in order."""
+    return [str(body["embeds"][0].get("title", "")) for body in message.history if body.get("embeds")]
+
+
+def embed_text(message: FakeMessage) -> str:
+    """Everything the current embed shows, as one string (title, description, fields)."""
+    if not message.embeds:
+        return ""
+    embed = message.embeds[0]
+    parts = [str(embed.get("title", "")), str(embed.get("description", ""))]
+    parts += [f"{f.get('name')}: {f.get('value')}" for f in embed.get("fields", [])]
+    return "\n".join(parts)
+
+
+async def wait_title(world: World, status: FakeMessage, word: str, timeout: float = 20.0) -> str:  # noqa: ASYNC109
+    """Wait until the status message's title contains `word`; returns the whole embed text."""
+    await world.discord.wait_for(
+        lambda: bool(status.embeds) and word in str(status.embeds[0].get("title", "")), timeout=timeout
+    )
+    return embed_text(status)
+
+
+async def eventually(predicate: Callable[[], T | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+    """Poll a condition on something that records no Discord event (the fake API, the bot's process)."""
+    async with asyncio.timeout(timeout):
+        # The fake API keeps plain lists, with no event to wait on: a short poll is the only way to watch them.
+        while not (value := predicate()):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    return value

@@ -1,0 +1,385 @@
+"""AdminService on real storage: what each /videoadmin change does, what it reports, and what it audits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.domain.errors import RequestValidationError
+from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
+from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
+from bot.domain.states import RenderState
+from bot.services.admin import UNLIMITED, AdminService, Change, QuotaSource, parse_credits
+from bot.storage.config import GuildConfigRepository
+from bot.storage.db import Database
+from bot.storage.renders import RenderRepository
+from tests.storage.builders import CHANNEL, GUILD, T0, USER, add_render
+from tests.storage.databases import ENGINES, open_database
+
+MOD = 9_000_000_000_000_000_009
+ROLE = 4_000_000_000_000_000_004
+OTHER_ROLE = 4_000_000_000_000_000_005
+OTHER_USER = 3_000_000_000_000_000_033
+MOD_CHANNEL = 5_000_000_000_000_000_005
+DEFAULTS = GuildRules(default_daily_credits=50, max_in_flight_per_member=2)
+MEMBER = Requester(user_id=USER)
+
+
+@dataclass
+class Admin:
+    service: AdminService
+    config: GuildConfigRepository
+    renders: RenderRepository
+
+    async def rules(self) -> GuildRules:
+        return await self.config.rules(GUILD)
+
+    async def audit_actions(self) -> list[str]:
+        return [entry.action for entry in await self.config.audit(GUILD, limit=50)]
+
+
+@pytest.fixture(params=ENGINES)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_database(str(request.param), tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def admin(db: Database) -> Admin:
+    config = GuildConfigRepository(db, DEFAULTS, clock=lambda: T0)
+    renders = RenderRepository(db)
+    return Admin(AdminService(config=config, renders=renders, now=lambda: T0), config, renders)
+
+
+# ---- quotas ----------------------------------------------------------------------------------------------------
+
+
+async def test_member_quota_set_reports_before_and_after_and_applies(admin: Admin) -> None:
+    change = await admin.service.set_member_quota(GUILD, USER, 10, actor_id=MOD)
+
+    assert change == Change("member_daily_credits", None, 10)
+    quota = await admin.service.member_quota(GUILD, MEMBER)
+    assert (quota.limit, quota.source, quota.left) == (10, QuotaSource.MEMBER, 10)
+
+
+async def test_clearing_a_member_override_falls_back_to_the_default(admin: Admin) -> None:
+    await admin.service.set_member_quota(GUILD, USER, 10, actor_id=MOD)
+
+    change = await admin.service.set_member_quota(GUILD, USER, None, actor_id=MOD)
+
+    assert change == Change("member_daily_credits", 10, None)
+    quota = await admin.service.member_quota(GUILD, MEMBER)
+    assert (quota.limit, quota.source) == (50, QuotaSource.DEFAULT)
+
+
+async def test_most_generous_role_decides_and_is_named(admin: Admin) -> None:
+    await admin.service.set_role_quota(GUILD, ROLE, 80, actor_id=MOD)
+    await admin.service.set_role_quota(GUILD, OTHER_ROLE, 20, actor_id=MOD)
+
+    quota = await admin.service.member_quota(GUILD, Requester(USER, role_ids=frozenset({ROLE, OTHER_ROLE})))
+
+    assert (quota.limit, quota.source, quota.source_role_id) == (80, QuotaSource.ROLE, ROLE)
+
+
+async def test_role_quota_shows_override_default_and_exemption(admin: Admin) -> None:
+    await admin.service.set_role_quota(GUILD, ROLE, 80, actor_id=MOD)
+    await admin.service.set_exempt(GUILD, ROLE, True, actor_id=MOD)
+
+    quota = await admin.service.role_quota(GUILD, ROLE)
+
+    assert (quota.override, quota.default, quota.exempt) == (80, 50, True)
+
+
+async def test_exempt_member_has_unlimited_credits(admin: Admin) -> None:
+    await admin.service.set_exempt(GUILD, ROLE, True, actor_id=MOD)
+
+    quota = await admin.service.member_quota(GUILD, Requester(USER, role_ids=frozenset({ROLE})))
+
+    assert (quota.limit, quota.left, quota.source) == (None, None, QuotaSource.EXEMPT)
+
+
+async def test_member_quota_counts_used_and_in_flight_but_not_refunds(admin: Admin) -> None:
+    await add_render(admin.renders, cost=5)
+    refunded = await add_render(admin.renders, cost=7)
+    await admin.renders.move(refunded[0].id, RenderState.FAILED, now=T0)
+
+    quota = await admin.service.member_quota(GUILD, MEMBER)
+
+    assert (quota.used_today, quota.in_flight, quota.left) == (5, 1, 45)
+
+
+async def test_grant_adds_credits_for_today_only(admin: Admin) -> None:
+    await add_render(admin.renders, cost=50)
+
+    before, after = await admin.service.grant(GUILD, MEMBER, 15, actor_id=MOD)
+
+    assert (before.left, after.left, after.granted_today) == (0, 15, 15)
+
+
+async def test_reset_gives_the_whole_allowance_back(admin: Admin) -> None:
+    await add_render(admin.renders, cost=35)
+
+    before, after = await admin.service.reset(GUILD, MEMBER, actor_id=MOD)
+
+    assert (before.left, after.left) == (15, 50)
+    assert await admin.audit_actions() == ["member.reset"]
+
+
+async def test_grant_of_zero_credits_is_refused(admin: Admin) -> None:
+    with pytest.raises(RequestValidationError) as refused:
+        await admin.service.grant(GUILD, MEMBER, 0, actor_id=MOD)
+
+    assert refused.value.option == "credits"
+    assert await admin.audit_actions() == []
+
+
+# ---- server-wide limits ------------------------------------------------------------------------------------
+
+
+async def test_budget_sets_daily_and_keeps_monthly(admin: Admin) -> None:
+    await admin.service.set_budget(GUILD, monthly=1000, actor_id=MOD)
+
+    changes = await admin.service.set_budget(GUILD, daily=100, actor_id=MOD)
+
+    assert changes == [Change("daily_budget", None, 100), Change("monthly_budget", 1000, 1000)]
+    rules = await admin.rules()
+    assert (rules.daily_budget, rules.monthly_budget) == (100, 1000)
+
+
+async def test_budget_zero_removes_it(admin: Admin) -> None:
+    await admin.service.set_budget(GUILD, daily=100, actor_id=MOD)
+
+    changes = await admin.service.set_budget(GUILD, daily=0, actor_id=MOD)
+
+    assert changes[0] == Change("daily_budget", 100, None)
+    assert (await admin.rules()).daily_budget is None
+
+
+async def test_limits_change_pacing_and_default_credits(admin: Admin) -> None:
+    changes = await admin.service.set_limits(
+        GUILD, max_in_flight=0, cooldown_seconds=30, default_daily_credits=UNLIMITED, actor_id=MOD
+    )
+
+    assert changes == [
+        Change("default_daily_credits", 50, None),
+        Change("max_in_flight_per_member", 2, None),
+        Change("cooldown_seconds", 0, 30),
+    ]
+    rules = await admin.rules()
+    assert (rules.default_daily_credits, rules.max_in_flight_per_member, rules.cooldown_seconds) == (None, None, 30)
+
+
+async def test_limits_leave_what_was_not_given(admin: Admin) -> None:
+    await admin.service.set_limits(GUILD, cooldown_seconds=30, actor_id=MOD)
+
+    await admin.service.set_limits(GUILD, max_in_flight=4, actor_id=MOD)
+
+    rules = await admin.rules()
+    assert (rules.max_in_flight_per_member, rules.cooldown_seconds) == (4, 30)
+
+
+async def test_crafted_out_of_range_limit_is_refused_and_nothing_written(admin: Admin) -> None:
+    with pytest.raises(RequestValidationError) as refused:
+        await admin.service.set_limits(GUILD, cooldown_seconds=-5, actor_id=MOD)
+
+    assert refused.value.option == "cooldown_seconds"
+    assert await admin.audit_actions() == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "parsed"), [("25", 25), ("1,000", 1000), ("Unlimited", UNLIMITED), ("none", UNLIMITED)]
+)
+def test_credits_are_a_number_or_unlimited(typed: str, parsed: object) -> None:
+    assert parse_credits("default_daily_credits", typed) == parsed
+
+
+def test_credits_in_words_are_refused_naming_the_option() -> None:
+    with pytest.raises(RequestValidationError, match="`default_daily_credits` must be a whole number"):
+        parse_credits("default_daily_credits", "lots")
+
+
+async def test_exempt_remove_takes_the_role_off_and_keeps_the_others(admin: Admin) -> None:
+    await admin.service.set_exempt(GUILD, ROLE, True, actor_id=MOD)
+    await admin.service.set_exempt(GUILD, OTHER_ROLE, True, actor_id=MOD)
+
+    change = await admin.service.set_exempt(GUILD, ROLE, False, actor_id=MOD)
+
+    assert change == Change("exempt_role_ids", frozenset({ROLE, OTHER_ROLE}), frozenset({OTHER_ROLE}))
+    assert (await admin.rules()).exempt_role_ids == {OTHER_ROLE}
+
+
+async def test_ban_and_unban(admin: Admin) -> None:
+    assert await admin.service.ban(GUILD, USER, "spam", actor_id=MOD) == Change("banned", False, True)
+    assert USER in (await admin.rules()).banned_user_ids
+
+    assert await admin.service.unban(GUILD, USER, actor_id=MOD) == Change("banned", True, False)
+    assert USER not in (await admin.rules()).banned_user_ids
+
+
+async def test_unban_of_a_member_never_banned_writes_nothing(admin: Admin) -> None:
+    change = await admin.service.unban(GUILD, OTHER_USER, actor_id=MOD)
+
+    assert not change.changed
+    assert await admin.audit_actions() == []
+
+
+async def test_pause_twice_is_one_change(admin: Admin) -> None:
+    first = await admin.service.set_paused(GUILD, True, actor_id=MOD)
+    second = await admin.service.set_paused(GUILD, True, actor_id=MOD)
+
+    assert (first.changed, second.changed) == (True, False)
+    assert (await admin.rules()).paused
+    assert await admin.audit_actions() == ["pause.set"]
+
+
+async def test_resume_lifts_the_pause(admin: Admin) -> None:
+    await admin.service.set_paused(GUILD, True, actor_id=MOD)
+
+    await admin.service.set_paused(GUILD, False, actor_id=MOD)
+
+    assert not (await admin.rules()).paused
+
+
+# ---- channels ----------------------------------------------------------------------------------------------
+
+
+async def test_channel_allow_then_clear(admin: Admin) -> None:
+    allowed = await admin.service.set_channel_access(GUILD, CHANNEL, "allow", actor_id=MOD)
+    assert allowed == Change("channel_access", None, "allow")
+    assert (await admin.rules()).allowed_channel_ids == {CHANNEL}
+
+    cleared = await admin.service.set_channel_access(GUILD, CHANNEL, None, actor_id=MOD)
+
+    assert cleared == Change("channel_access", "allow", None)
+    assert (await admin.rules()).allowed_channel_ids == frozenset()
+
+
+async def test_channel_deny_shows_in_the_rules(admin: Admin) -> None:
+    await admin.service.set_channel_access(GUILD, CHANNEL, "deny", actor_id=MOD)
+
+    assert (await admin.service.channel_rules(GUILD)).denied_channel_ids == {CHANNEL}
+
+
+async def test_channel_defaults_change_only_what_is_given(admin: Admin) -> None:
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, mode="pro", duration=10, actor_id=MOD)
+
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, aspect_ratio="9:16", actor_id=MOD)
+
+    assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults(
+        mode=QualityMode.PRO, duration=10, aspect_ratio=AspectRatio.TALL
+    )
+
+
+async def test_channel_defaults_clear_drops_them_all(admin: Admin) -> None:
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, mode="pro", negative_prompt="blur", actor_id=MOD)
+
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, clear=True, actor_id=MOD)
+
+    assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults()
+
+
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"duration": 16}, "duration"),
+        ({"duration": 2}, "duration"),
+        ({"negative_prompt": "x" * 2501}, "negative_prompt"),
+        ({"mode": "ultra"}, "mode"),
+        ({"aspect_ratio": "4:3"}, "aspect_ratio"),
+    ],
+)
+async def test_invalid_channel_defaults_are_refused_naming_the_option(
+    admin: Admin, options: dict[str, object], option: str
+) -> None:
+    with pytest.raises(RequestValidationError) as refused:
+        await admin.service.set_channel_defaults(GUILD, CHANNEL, actor_id=MOD, **options)  # type: ignore[arg-type]
+
+    assert refused.value.option == option
+    assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults()
+
+
+# ---- approvals ---------------------------------------------------------------------------------------------
+
+
+async def test_approvals_set_rules_and_moderator_channel(admin: Admin) -> None:
+    changes = await admin.service.set_approvals(
+        GUILD, enabled=True, pro_mode=True, min_duration=10, moderator_channel_id=MOD_CHANNEL, actor_id=MOD
+    )
+
+    rules = await admin.rules()
+    assert rules.approval == ApprovalRules(enabled=True, pro_mode=True, min_duration=10)
+    assert rules.moderator_channel_id == MOD_CHANNEL
+    assert [c.setting for c in changes if c.changed] == [
+        "approval.enabled",
+        "approval.pro_mode",
+        "approval.min_duration",
+        "moderator_channel_id",
+    ]
+
+
+async def test_approval_threshold_zero_turns_it_off(admin: Admin) -> None:
+    await admin.service.set_approvals(GUILD, enabled=True, min_cost=20, actor_id=MOD)
+
+    await admin.service.set_approvals(GUILD, min_cost=0, actor_id=MOD)
+
+    assert (await admin.rules()).approval == ApprovalRules(enabled=True)
+
+
+# ---- reports -----------------------------------------------------------------------------------------------
+
+
+async def test_audit_keeps_who_what_before_and_after(admin: Admin) -> None:
+    await admin.service.set_budget(GUILD, daily=100, actor_id=MOD)
+
+    [entry] = await admin.service.audit(GUILD)
+
+    assert (entry.actor_id, entry.action, entry.target) == (MOD, "budget.set", "guild")
+    assert entry.before == {"daily_budget": None, "monthly_budget": None}
+    assert entry.after == {"daily_budget": 100, "monthly_budget": None}
+    assert entry.created_at == T0
+
+
+async def test_audit_lists_newest_first(admin: Admin) -> None:
+    await admin.service.ban(GUILD, USER, None, actor_id=MOD)
+    await admin.service.set_paused(GUILD, True, actor_id=MOD)
+
+    assert [e.action for e in await admin.service.audit(GUILD)] == ["pause.set", "member.ban"]
+
+
+async def test_queue_lists_unfinished_renders_only(admin: Admin) -> None:
+    [running] = await add_render(admin.renders)
+    [failed] = await add_render(admin.renders)
+    await admin.renders.move(failed.id, RenderState.FAILED, now=T0)
+
+    assert [r.id for r in await admin.service.queue(GUILD)] == [running.id]
+
+
+async def test_usage_covers_every_day_and_leaves_refunds_out(admin: Admin) -> None:
+    await add_render(admin.renders, cost=5, now=T0 - timedelta(days=2))
+    await add_render(admin.renders, cost=10, user_id=OTHER_USER)
+    [refunded] = await add_render(admin.renders, cost=7)
+    await admin.renders.move(refunded.id, RenderState.FAILED, now=T0)
+    await add_render(admin.renders, cost=99, now=T0 - timedelta(days=7))  # outside the 7 days
+
+    report = await admin.service.usage(GUILD, 7)
+
+    assert [(d.day, d.credits) for d in report.by_day] == [
+        (date(2026, 11, 18), 0),
+        (date(2026, 11, 19), 0),
+        (date(2026, 11, 20), 0),
+        (date(2026, 11, 21), 0),
+        (date(2026, 11, 22), 5),
+        (date(2026, 11, 23), 0),
+        (date(2026, 11, 24), 10),
+    ]
+    assert [(m.user_id, m.credits, m.renders) for m in report.by_member] == [(OTHER_USER, 10, 1), (USER, 5, 1)]
+    assert (report.total_credits, report.total_renders) == (15, 2)
+
+
+async def test_usage_period_other_than_7_or_30_is_refused(admin: Admin) -> None:
+    with pytest.raises(RequestValidationError):
+        await admin.service.usage(GUILD, 10)

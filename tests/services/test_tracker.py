@@ -1,0 +1,695 @@
+"""The tracker on real storage and the real API client, against the fake gateway, with a fake clock.
+
+Each test drives `Tracker.run_until_idle()` at a fixed moment and moves the clock to the render's next poll
+time itself, so nothing waits for real time and every decision the tracker writes can be read back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.domain.request import GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
+from bot.domain.states import FailureKind, RenderState
+from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
+from bot.services.tracker import APPROVAL_RECHECK, Tracker, TrackerConfig
+from bot.storage.db import Database
+from bot.storage.images import ImageStore
+from bot.storage.renders import NewRender, RenderRecord, RenderRepository
+from bot.videoapi.client import VideoApiClient
+from bot.videoapi.retry import RetryPolicy
+from tests.fakes import video_api as fake_video_api
+from tests.fakes.video_api import FakeVideoApi
+from tests.services.recording_publisher import RecordingPublisher
+from tests.storage.builders import CHANNEL, GUILD, T0, USER, accept_all, video_request
+from tests.storage.databases import ENGINES, open_database
+
+MB = 1024 * 1024
+POLL = 10.0
+VIDEO_SIZE = 256 * 1024
+
+
+ON_EVERY_ENGINE = pytest.mark.parametrize("db", ENGINES, indirect=True)
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def no_sleep(delay: float) -> None:
+    return None
+
+
+@dataclass
+class Harness:
+    """One tracker with everything it talks to, plus the helpers the tests share."""
+
+    tracker: Tracker
+    repo: RenderRepository
+    images: ImageStore
+    api: FakeVideoApi
+    publisher: RecordingPublisher
+    clock: FakeClock
+
+    async def add(
+        self,
+        request: VideoRequest | None = None,
+        *,
+        upload_limit: int = 25 * MB,
+        state: RenderState = RenderState.ACCEPTED,
+        cost: int = 5,
+    ) -> RenderRecord:
+        new = NewRender(GUILD, CHANNEL, USER, request or video_request(), cost, upload_limit, state)
+        _, [render] = await self.repo.reserve([new], accept_all, now=self.clock())
+        return render
+
+    async def get(self, render_id: str) -> RenderRecord:
+        render = await self.repo.get(render_id)
+        assert render is not None
+        return render
+
+    async def run(self) -> None:
+        """Everything due at the current moment (read the renders back with `get`)."""
+        await self.tracker.run_until_idle()
+
+    async def next_round(self, render_id: str) -> RenderRecord:
+        """Move the clock to when the render is due again and let the tracker do what it does then."""
+        render = await self.get(render_id)
+        assert render.next_poll_at is not None
+        self.clock.now = max(self.clock.now, render.next_poll_at)
+        await self.tracker.run_until_idle()
+        return await self.get(render_id)
+
+    async def until(self, render_id: str, done: Callable[[RenderRecord], bool], *, rounds: int = 200) -> RenderRecord:
+        await self.tracker.run_until_idle()
+        render = await self.get(render_id)
+        for _ in range(rounds):
+            if done(render):
+                return render
+            render = await self.next_round(render_id)
+        raise AssertionError(f"render never got there; it is {render.state.value}")
+
+    async def finish(self, render_id: str) -> RenderRecord:
+        return await self.until(render_id, lambda r: r.closed)
+
+    def wait_of(self, render: RenderRecord) -> timedelta:
+        """How long from now until the tracker looks at `render` again."""
+        assert render.next_poll_at is not None
+        return render.next_poll_at - self.clock.now
+
+    async def used_credits(self) -> int:
+        return (await self.repo.member_snapshot(GUILD, USER, self.clock())).member_used_today
+
+    def seen_states(self, render_id: str) -> list[RenderState]:
+        """The states the status message showed, post or edit, in order."""
+        shown = [
+            e.render.state
+            for e in self.publisher.events
+            if e.method in ("post_status", "edit_status") and not e.failed and e.render and e.render.id == render_id
+        ]
+        return shown
+
+
+@pytest.fixture
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """SQLite; tests whose outcome may depend on the engine also run on PostgreSQL (`@ON_EVERY_ENGINE`)."""
+    async with open_database(getattr(request, "param", "sqlite"), tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeVideoApi]:
+    async with FakeVideoApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+def make_harness(
+    db: Database, api: FakeVideoApi, session: aiohttp.ClientSession, tmp_path: Path
+) -> Callable[..., Harness]:
+    clock = FakeClock(T0)
+    repo = RenderRepository(db)
+    images = ImageStore(db)
+    client = VideoApiClient(
+        session, api.base_url, api.api_key, policy=RetryPolicy(max_attempts=2), sleep=no_sleep, rand=lambda: 0.5
+    )
+
+    def build(*, owner: str = "tracker-a", publisher: RecordingPublisher | None = None, **config: Any) -> Harness:
+        work_dir = tmp_path / f"work-{owner}"
+        work_dir.mkdir(exist_ok=True)
+        settings = TrackerConfig(
+            owner=owner,
+            work_dir=work_dir,
+            poll_interval=POLL,
+            render_timeout=3600.0,
+            # High enough that the real token bucket never sleeps; test_pacing covers the bucket itself.
+            status_calls_per_second=1_000_000.0,
+        )
+        settings = replace(settings, **config)
+        publisher = publisher or RecordingPublisher()
+        tracker = Tracker(repo, images, client, publisher, settings, now=clock)
+        return Harness(tracker, repo, images, api, publisher, clock)
+
+    return build
+
+
+@pytest.fixture
+def harness(make_harness: Callable[..., Harness]) -> Harness:
+    return make_harness()
+
+
+@pytest.fixture(autouse=True)
+def no_step_crashes(caplog: pytest.LogCaptureFixture) -> Any:
+    """A step that raises is only logged by the tracker; here it must fail the test."""
+    caplog.set_level(logging.INFO)
+    yield
+    crashes = [r for r in caplog.records if r.name == "bot.services.tracker" and r.levelno >= logging.ERROR]
+    assert not crashes, [r.getMessage() for r in crashes]
+
+
+# ---- the happy path -------------------------------------------------------------------------------------
+
+
+@ON_EVERY_ENGINE
+async def test_accepted_render_is_submitted_rendered_delivered_and_closed(harness: Harness) -> None:
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert harness.seen_states(render.id) == [
+        RenderState.QUEUED,
+        RenderState.RENDERING,
+        RenderState.SUCCEEDED,
+        RenderState.DELIVERED,
+    ]
+    [delivery] = harness.publisher.deliveries
+    assert (delivery.method, delivery.details["size"]) == ("deliver_file", VIDEO_SIZE)
+    assert done.result_message_id == delivery.message_id
+    assert len(harness.api.create_calls) == 1
+
+
+async def test_submission_records_the_task_and_schedules_the_first_poll(harness: Harness) -> None:
+    render = await harness.add()
+
+    await harness.run()
+
+    queued = await harness.get(render.id)
+    assert queued.state is RenderState.QUEUED
+    assert queued.task_id in harness.api.tasks
+    assert queued.submitted_at == T0
+    assert queued.next_poll_at == T0 + timedelta(seconds=POLL)
+
+
+async def test_first_look_posts_the_status_message_when_none_exists(harness: Harness) -> None:
+    render = await harness.add()
+
+    await harness.run()
+
+    [post] = harness.publisher.posts
+    assert (await harness.get(render.id)).status_message_id == post.message_id
+
+
+async def test_delivered_clip_file_is_named_after_the_prompt(harness: Harness) -> None:
+    render = await harness.add(video_request("A red fox, running!"))
+
+    await harness.finish(render.id)
+
+    [delivery] = harness.publisher.deliveries
+    assert delivery.details["filename"] == f"a-red-fox-running-{render.id[:8]}.mp4"
+
+
+async def test_closed_render_is_never_looked_at_again(harness: Harness) -> None:
+    render = await harness.add()
+    await harness.finish(render.id)
+    events = len(harness.publisher.events)
+    requests = len(harness.api.requests)
+
+    harness.clock.advance(3600)
+    await harness.run()
+
+    assert (len(harness.publisher.events), len(harness.api.requests)) == (events, requests)
+
+
+async def test_clip_file_is_removed_from_the_work_dir_after_upload(harness: Harness, tmp_path: Path) -> None:
+    render = await harness.add()
+
+    await harness.finish(render.id)
+
+    assert list((tmp_path / "work-tracker-a").iterdir()) == []
+
+
+# ---- the status message ---------------------------------------------------------------------------------
+
+
+async def test_polling_an_unchanged_render_edits_nothing(harness: Harness) -> None:
+    harness.api.configure(render_polls=12)
+    render = await harness.add()
+    rendering = await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+    assert rendering.task_id is not None
+    edits = len(harness.publisher.edits)
+    calls = harness.api.status_calls(rendering.task_id)
+
+    for _ in range(8):
+        await harness.next_round(render.id)
+
+    assert harness.api.status_calls(rendering.task_id) == calls + 8
+    assert len(harness.publisher.edits) == edits
+
+
+async def test_progress_change_while_rendering_is_shown(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness.api.configure(render_polls=12, shape="B")  # shape B reports progress: 30 % while running
+    render = await harness.add()
+    await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+    edits = len(harness.publisher.edits)
+
+    monkeypatch.setitem(fake_video_api._PROGRESS, "running", 55)
+    after = await harness.next_round(render.id)
+
+    assert after.progress == 55
+    assert len(harness.publisher.edits) == edits + 1
+    shown = harness.publisher.edits[-1].render
+    assert shown is not None and shown.progress == 55
+
+
+async def test_deleted_status_message_is_posted_again(harness: Harness) -> None:
+    render = await harness.add()
+    await harness.run()
+    harness.publisher.fail_next("edit_status", MessageGone("10008"))
+
+    # The first edit after the post (queued -> rendering) finds the message gone.
+    await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+
+    [_, second] = harness.publisher.posts
+    assert second.render is not None and second.render.state is RenderState.RENDERING
+    assert (await harness.get(render.id)).status_message_id == second.message_id
+
+
+async def test_status_not_shown_yet_keeps_a_finished_render_open_until_it_is(harness: Harness) -> None:
+    harness.api.fail_next("create", "500")
+    harness.publisher.fail_next("post_status", PublishUnavailable("HTTP 503"))
+    render = await harness.add()
+
+    await harness.run()
+    failed = await harness.get(render.id)
+    assert (failed.state, failed.closed) == (RenderState.FAILED, False)
+    assert harness.wait_of(failed) == timedelta(seconds=POLL)  # not "at once", again and again
+    assert len(harness.publisher.calls("post_status", succeeded_only=False)) == 1
+
+    closed = await harness.next_round(render.id)
+
+    assert closed.closed
+    assert harness.seen_states(render.id) == [RenderState.FAILED]
+
+
+# ---- submission ---------------------------------------------------------------------------------------
+
+
+async def test_render_found_submitting_after_a_crash_fails_as_lost_submit_without_a_create(
+    harness: Harness,
+) -> None:
+    render = await harness.add()
+    await harness.repo.move(render.id, RenderState.SUBMITTING, now=T0)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.LOST_SUBMIT)
+    assert harness.api.create_calls == []
+    assert await harness.used_credits() == 0
+
+
+async def test_rate_limited_create_goes_back_to_accepted_and_waits(harness: Harness) -> None:
+    harness.api.fail_next("create", "429", times=2)  # both attempts the client makes
+    render = await harness.add()
+
+    await harness.run()
+
+    waiting = await harness.get(render.id)
+    assert (waiting.state, waiting.task_id) == (RenderState.ACCEPTED, None)
+    assert waiting.next_poll_at == T0 + timedelta(seconds=POLL)
+    assert harness.api.tasks == {}
+
+
+async def test_rate_limited_create_is_retried_later_and_delivered_as_one_task(harness: Harness) -> None:
+    harness.api.fail_next("create", "429", times=2)
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert len(harness.api.tasks) == 1
+    assert len(harness.api.create_calls) == 3
+    assert len(harness.publisher.deliveries) == 1
+
+
+async def test_repeated_rate_limits_wait_longer_each_time(harness: Harness) -> None:
+    harness.api.fail_next("create", "429", times=4)
+    render = await harness.add()
+    await harness.run()
+    first_wait = harness.wait_of(await harness.get(render.id))
+
+    second = await harness.next_round(render.id)
+
+    assert second.state is RenderState.ACCEPTED
+    assert harness.wait_of(second) > first_wait
+
+
+@ON_EVERY_ENGINE
+async def test_create_server_error_fails_refunded_and_is_never_retried(harness: Harness) -> None:
+    harness.api.fail_next("create", "500")
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+    harness.clock.advance(3600)
+    await harness.run()
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.API_UNAVAILABLE)
+    assert await harness.used_credits() == 0
+    assert len(harness.api.create_calls) == 1
+
+
+async def test_credits_are_held_while_the_render_is_in_flight(harness: Harness) -> None:
+    render = await harness.add(cost=7)
+
+    await harness.run()
+
+    assert (await harness.get(render.id)).state is RenderState.QUEUED
+    assert await harness.used_credits() == 7
+
+
+async def test_create_bad_request_fails_with_the_api_message(harness: Harness) -> None:
+    harness.api.fail_next("create", "400-kling")
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.API_REJECTED)
+    assert done.failure_detail == "Invalid image: image size is too small"
+    assert harness.seen_states(render.id)[-1] is RenderState.FAILED
+
+
+@pytest.mark.parametrize("fault", ["402-quota", "403-quota"])
+async def test_create_refused_for_lack_of_credit_fails_as_no_credit(harness: Harness, fault: str) -> None:
+    harness.api.fail_next("create", fault)
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.NO_CREDIT)
+    assert await harness.used_credits() == 0
+
+
+async def test_stored_images_are_sent_with_the_create_call(harness: Harness) -> None:
+    data = b"\x89PNG fake first frame"
+    await harness.images.put("a" * 64, data, "image/png")
+    request = VideoRequest(
+        prompt="the fox starts running",
+        generation_mode=GenerationMode.IMAGE,
+        mode=QualityMode.STD,
+        duration=5,
+        aspect_ratio=None,
+        images=(ImageSlot(ImageRole.FIRST_FRAME, 1, "a" * 64),),
+    )
+    await harness.add(request)
+
+    await harness.run()
+
+    [create] = harness.api.create_calls
+    assert create.json["image"] == base64.b64encode(data).decode()
+
+
+async def test_missing_stored_images_fail_the_render_without_a_create(harness: Harness) -> None:
+    request = replace(
+        video_request(),
+        generation_mode=GenerationMode.IMAGE,
+        aspect_ratio=None,
+        images=(ImageSlot(ImageRole.FIRST_FRAME, 1, "b" * 64),),
+    )
+    render = await harness.add(request)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.INPUT_MISSING)
+    assert harness.api.create_calls == []
+
+
+async def test_held_render_is_not_submitted(harness: Harness) -> None:
+    render = await harness.add(state=RenderState.AWAITING_APPROVAL)
+
+    await harness.run()
+
+    held = await harness.get(render.id)
+    assert (held.state, held.closed) == (RenderState.AWAITING_APPROVAL, False)
+    assert held.next_poll_at == T0 + APPROVAL_RECHECK
+    assert harness.api.create_calls == []
+
+
+# ---- polling ------------------------------------------------------------------------------------------
+
+
+async def test_render_failure_at_the_api_fails_with_its_reason_refunded(harness: Harness) -> None:
+    harness.api.configure(outcome="failure")
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.RENDER_FAILED)
+    assert done.failure_detail == "The content did not pass the safety review"
+    assert await harness.used_credits() == 0
+    assert harness.publisher.deliveries == []
+
+
+async def test_render_that_never_finishes_times_out_refunded(make_harness: Callable[..., Harness]) -> None:
+    harness = make_harness(render_timeout=300.0)
+    harness.api.configure(outcome="stuck")
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.TIMEOUT)
+    assert done.finished_at is not None
+    assert done.finished_at - T0 > timedelta(seconds=300)
+    assert await harness.used_credits() == 0
+
+
+async def test_unknown_task_right_after_submit_is_tolerated(harness: Harness) -> None:
+    render = await harness.add()
+    await harness.run()
+    queued = await harness.get(render.id)
+    assert queued.task_id is not None
+    task = harness.api.tasks.pop(queued.task_id)  # an older gateway that does not list the task yet
+
+    still = await harness.next_round(render.id)
+    assert (still.state, still.failure_kind) == (RenderState.QUEUED, None)
+
+    harness.api.tasks[task.task_id] = task
+    done = await harness.finish(render.id)
+    assert done.state is RenderState.DELIVERED
+
+
+async def test_task_unknown_for_long_fails_the_render(harness: Harness) -> None:
+    render = await harness.add()
+    await harness.run()
+    queued = await harness.get(render.id)
+    assert queued.task_id is not None
+    harness.api.tasks.pop(queued.task_id)
+
+    harness.clock.advance(11 * 60)
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.RENDER_FAILED)
+
+
+async def test_status_server_errors_are_retried_with_backoff(harness: Harness) -> None:
+    render = await harness.add()
+    await harness.run()
+    harness.api.fail_next("status", "500", times=2)  # both attempts of one status call
+
+    after = await harness.next_round(render.id)
+
+    assert after.state is RenderState.QUEUED
+    assert after.poll_count == 1
+    assert after.next_poll_at == harness.clock.now + timedelta(seconds=POLL)
+    done = await harness.finish(render.id)
+    assert done.state is RenderState.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("age", "wait"),
+    [(60, 10.0), (300, 15.0), (900, 30.0), (2400, 60.0)],
+)
+async def test_poll_cadence_slows_as_the_render_ages(
+    make_harness: Callable[..., Harness], age: float, wait: float
+) -> None:
+    harness = make_harness(render_timeout=7200.0)
+    harness.api.configure(outcome="stuck")
+    render = await harness.add()
+    await harness.run()
+
+    harness.clock.advance(age)
+    await harness.run()
+
+    polled = await harness.get(render.id)
+    assert polled.next_poll_at == harness.clock.now + timedelta(seconds=wait)
+
+
+# ---- delivery -----------------------------------------------------------------------------------------
+
+
+async def test_clip_already_posted_before_a_crash_is_adopted_not_uploaded_again(harness: Harness) -> None:
+    render = await harness.add()
+    harness.publisher.existing_deliveries[render.id] = 4242
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.result_message_id) == (RenderState.DELIVERED, 4242)
+    assert harness.publisher.deliveries == []
+    assert harness.api.calls("GET", "/files/") == []
+
+
+async def test_upload_refused_as_too_large_falls_back_to_a_link(harness: Harness) -> None:
+    harness.publisher.fail_next("deliver_file", UploadTooLarge("413"))
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    [link] = harness.publisher.deliveries
+    assert link.method == "deliver_link"
+    assert link.details["url"] == done.video_url is not None
+    assert (done.state, done.result_message_id) == (RenderState.DELIVERED, link.message_id)
+
+
+async def test_passing_upload_failure_keeps_the_clip_and_posts_it_later(harness: Harness) -> None:
+    harness.publisher.fail_next("deliver_file", PublishUnavailable("HTTP 503"))
+    render = await harness.add()
+
+    waiting = await harness.until(render.id, lambda r: r.state is RenderState.SUCCEEDED)
+    assert waiting.next_poll_at == harness.clock.now + timedelta(seconds=POLL)
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert [d.method for d in harness.publisher.deliveries] == ["deliver_file"]
+
+
+async def test_passing_failure_to_post_a_link_keeps_the_clip_and_posts_it_later(harness: Harness) -> None:
+    harness.publisher.fail_next("deliver_link", PublishUnavailable("HTTP 503"))
+    render = await harness.add(upload_limit=VIDEO_SIZE // 2)
+
+    waiting = await harness.until(render.id, lambda r: r.state is RenderState.SUCCEEDED)
+    assert waiting.next_poll_at == harness.clock.now + timedelta(seconds=POLL)
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert [d.method for d in harness.publisher.deliveries] == ["deliver_link"]
+
+
+async def test_clip_over_the_upload_limit_is_linked_without_uploading(harness: Harness) -> None:
+    render = await harness.add(upload_limit=VIDEO_SIZE // 2)
+
+    done = await harness.finish(render.id)
+
+    assert [d.method for d in harness.publisher.deliveries] == ["deliver_link"]
+    assert harness.publisher.calls("deliver_file", succeeded_only=False) == []
+    assert done.state is RenderState.DELIVERED
+
+
+async def test_clip_over_the_bots_own_clip_cap_is_linked(make_harness: Callable[..., Harness]) -> None:
+    harness = make_harness(max_clip_bytes=VIDEO_SIZE - 1)
+    render = await harness.add()
+
+    await harness.finish(render.id)
+
+    assert [d.method for d in harness.publisher.deliveries] == ["deliver_link"]
+
+
+async def test_gone_channel_tells_the_requester_by_dm_and_closes(harness: Harness) -> None:
+    render = await harness.add()
+    await harness.run()
+    harness.publisher.gone_channels.add(CHANNEL)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.closed) == (RenderState.DELIVERED, True)
+    [dm] = harness.publisher.dms
+    assert dm.details["url"] == done.video_url is not None
+    assert harness.publisher.deliveries == []
+    assert harness.api.calls("GET", "/files/") == []  # nothing to upload it to: not even fetched
+
+
+async def test_channel_gone_at_upload_tells_the_requester_by_dm(harness: Harness) -> None:
+    harness.publisher.fail_next("deliver_file", ChannelGone("10003"))
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.closed) == (RenderState.DELIVERED, True)
+    assert [dm.details["url"] for dm in harness.publisher.dms] == [done.video_url]
+
+
+async def test_failure_in_a_gone_channel_is_told_by_dm_without_a_link(harness: Harness) -> None:
+    harness.api.configure(outcome="failure")
+    render = await harness.add()
+    await harness.run()
+    harness.publisher.gone_channels.add(CHANNEL)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.closed) == (RenderState.FAILED, True)
+    assert [dm.details["url"] for dm in harness.publisher.dms] == [None]
+
+
+# ---- leases -------------------------------------------------------------------------------------------
+
+
+@ON_EVERY_ENGINE
+async def test_two_trackers_never_process_the_same_render(make_harness: Callable[..., Harness]) -> None:
+    first = make_harness(owner="tracker-a", claim_batch=3)
+    second = make_harness(owner="tracker-b", claim_batch=3)
+    renders = [await first.add() for _ in range(6)]
+
+    await asyncio.gather(first.tracker.run_until_idle(), second.tracker.run_until_idle())
+
+    seen_by_first = {e.render.id for e in first.publisher.posts if e.render}
+    seen_by_second = {e.render.id for e in second.publisher.posts if e.render}
+    assert seen_by_first.isdisjoint(seen_by_second)
+    assert seen_by_first | seen_by_second == {r.id for r in renders}
+    assert len(first.publisher.posts) + len(second.publisher.posts) == 6
+    assert len(first.api.create_calls) == 6
+
+
+@ON_EVERY_ENGINE
+async def test_render_leased_by_a_dead_process_is_taken_over_once_the_lease_expires(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(owner="tracker-b", lease_seconds=60.0)
+    render = await harness.add()
+    await harness.repo.claim_due("tracker-a", now=T0, limit=10, lease_seconds=60.0)
+
+    await harness.run()
+    assert (await harness.get(render.id)).state is RenderState.ACCEPTED
+
+    harness.clock.advance(61)
+    await harness.run()
+    assert (await harness.get(render.id)).state is RenderState.QUEUED

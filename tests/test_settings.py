@@ -1,0 +1,190 @@
+"""Settings from the environment and `.env`: defaults, one clear line per bad value, secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_MODELSTREAM_BASE_URL, Secret, SettingsError, load_settings
+
+TOKEN = "discord.token.value-1234567890"
+KEY = "sk-modelstream-key-0987654321"
+REQUIRED = {"DISCORD_TOKEN": TOKEN, "MODELSTREAM_API_KEY": KEY}
+
+
+def settings_error(env: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, env_file=None)
+    return str(caught.value)
+
+
+def test_two_secrets_are_enough_to_start() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    assert settings.discord_token.reveal() == TOKEN
+    assert settings.modelstream_api_key.reveal() == KEY
+    assert settings.modelstream_base_url == DEFAULT_MODELSTREAM_BASE_URL
+    assert settings.database_url == "sqlite+aiosqlite:///data/videobot.db"
+    assert settings.poll_interval == 10.0
+
+
+@pytest.mark.parametrize("name", ["DISCORD_TOKEN", "MODELSTREAM_API_KEY"])
+def test_missing_secret_is_named(name: str) -> None:
+    env = {k: v for k, v in REQUIRED.items() if k != name}
+
+    message = settings_error(env)
+
+    assert message.startswith(f"{name} is missing")
+    assert ".env" in message
+
+
+def test_blank_secret_counts_as_missing() -> None:
+    assert settings_error({**REQUIRED, "DISCORD_TOKEN": "   "}).startswith("DISCORD_TOKEN is missing")
+
+
+def test_secret_with_spaces_is_refused_without_echoing_it() -> None:
+    message = settings_error({**REQUIRED, "MODELSTREAM_API_KEY": f"Bearer {KEY}"})
+
+    assert message.startswith("MODELSTREAM_API_KEY contains spaces")
+    assert KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("POLL_INTERVAL_SECONDS", "fast"),
+        ("POLL_INTERVAL_SECONDS", "0"),
+        ("POLL_INTERVAL_SECONDS", "-5"),
+        ("POLL_INTERVAL_SECONDS", "nan"),
+        ("RENDER_TIMEOUT_SECONDS", "inf"),
+        ("MAX_STATUS_CALLS_PER_SECOND", "lots"),
+        ("MAX_CONCURRENT_POLLS", "2.5"),
+        ("API_REQUEST_TIMEOUT_SECONDS", "30s"),
+        ("API_BODY_LIMIT_MB", "0"),
+        ("MAX_CLIP_MB", "big"),
+        ("MODELSTREAM_BASE_URL", "api.modelstream.ai"),
+        ("DISCORD_API_BASE", "ftp://discord.example/api/v10"),
+        ("DATABASE_URL", "mysql://db/videobot"),
+        ("LOG_LEVEL", "LOUD"),
+        ("DEFAULT_DAILY_CREDITS", "-1"),
+        ("MAX_IN_FLIGHT_PER_MEMBER", "two"),
+        ("COST_PRO_PER_SECOND", "-2"),
+        ("SHARD_COUNT", "0"),
+        ("HEALTH_PORT", "http"),
+        ("HEALTH_PORT", "70000"),
+        ("SYNC_COMMANDS_ON_START", "maybe"),
+        ("REFERENCE_IMAGES_FIELD", "image_urls"),
+    ],
+)
+def test_malformed_value_is_named_with_how_to_fix_it(name: str, value: str) -> None:
+    message = settings_error({**REQUIRED, name: value})
+
+    assert message.startswith(f"{name}={value!r} is not valid: use ")
+    assert "\n" not in message
+
+
+def test_shard_ids_without_shard_count_is_refused() -> None:
+    message = settings_error({**REQUIRED, "SHARD_IDS": "0,1"})
+
+    assert message.startswith("SHARD_IDS is set without SHARD_COUNT")
+
+
+def test_shard_id_beyond_the_shard_count_is_refused() -> None:
+    assert settings_error({**REQUIRED, "SHARD_IDS": "0,2", "SHARD_COUNT": "2"}).startswith("SHARD_IDS lists a shard")
+
+
+def test_well_formed_values_are_parsed() -> None:
+    settings = load_settings(
+        {
+            **REQUIRED,
+            "POLL_INTERVAL_SECONDS": "2.5",
+            "DEFAULT_DAILY_CREDITS": "unlimited",
+            "MAX_IN_FLIGHT_PER_MEMBER": "4",
+            "SHARD_IDS": "0, 1",
+            "SHARD_COUNT": "2",
+            "HEALTH_PORT": "8080",
+            "SYNC_COMMANDS_ON_START": "no",
+            "LOG_LEVEL": "debug",
+            "MODELSTREAM_BASE_URL": "http://127.0.0.1:8000/",
+        },
+        env_file=None,
+    )
+
+    assert settings.poll_interval == 2.5
+    assert settings.default_daily_credits is None
+    assert settings.max_in_flight_per_member == 4
+    assert (settings.shard_ids, settings.shard_count) == ((0, 1), 2)
+    assert settings.health_port == 8080
+    assert settings.sync_commands_on_start is False
+    assert settings.log_level == "DEBUG"
+    assert settings.modelstream_base_url == "http://127.0.0.1:8000"
+
+
+def test_data_dir_moves_the_default_database() -> None:
+    settings = load_settings({**REQUIRED, "DATA_DIR": "/srv/videobot"}, env_file=None)
+
+    assert settings.database_url == "sqlite+aiosqlite:////srv/videobot/videobot.db"
+
+
+def test_cost_rates_come_from_the_settings() -> None:
+    settings = load_settings({**REQUIRED, "COST_STD_PER_SECOND": "3", "COST_PRO_PER_SECOND": "7"}, env_file=None)
+
+    assert (settings.cost_rates.std_per_second, settings.cost_rates.pro_per_second) == (3, 7)
+
+
+def test_env_file_is_read(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f'DISCORD_TOKEN={TOKEN}\nMODELSTREAM_API_KEY="{KEY}"\nPOLL_INTERVAL_SECONDS=4\n')
+
+    settings = load_settings({}, env_file=env_file)
+
+    assert settings.discord_token.reveal() == TOKEN
+    assert settings.modelstream_api_key.reveal() == KEY
+    assert settings.poll_interval == 4.0
+
+
+def test_environment_wins_over_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DISCORD_TOKEN=from-the-file-123456\nMODELSTREAM_API_KEY={KEY}\nLOG_LEVEL=ERROR\n")
+
+    settings = load_settings({"DISCORD_TOKEN": TOKEN, "LOG_LEVEL": "WARNING"}, env_file=env_file)
+
+    assert settings.discord_token.reveal() == TOKEN
+    assert settings.log_level == "WARNING"
+    assert settings.modelstream_api_key.reveal() == KEY
+
+
+def test_absent_env_file_is_not_an_error(tmp_path: Path) -> None:
+    settings = load_settings(REQUIRED, env_file=tmp_path / "missing.env")
+
+    assert settings.discord_token.reveal() == TOKEN
+
+
+def test_malformed_value_in_env_file_is_named(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("MAX_CONCURRENT_POLLS=many\n")
+
+    with pytest.raises(SettingsError, match=r"^MAX_CONCURRENT_POLLS='many' is not valid"):
+        load_settings(REQUIRED, env_file=env_file)
+
+
+def test_secrets_never_show_in_the_settings_repr_or_str() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    for shown in (repr(settings), str(settings), f"{settings}", repr(settings.discord_token)):
+        assert TOKEN not in shown
+        assert KEY not in shown
+    assert "********" in repr(settings)
+
+
+def test_secrets_are_listed_for_log_redaction() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    assert set(settings.secrets()) == {TOKEN, KEY}
+
+
+def test_secrets_compare_by_value() -> None:
+    assert Secret(TOKEN) == Secret(TOKEN)
+    assert Secret(TOKEN) != Secret(KEY)
+    assert Secret(TOKEN) != TOKEN
