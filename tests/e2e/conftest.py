@@ -56,7 +56,7 @@ class World:
     ) -> FakeInteraction:
         return await self.discord.send_slash_command(name, subcommand, group=group, **kwargs)  # type: ignore[arg-type]
 
-    async def ephemeral_reply(self, interaction: FakeInteraction, timeout: float = 10.0) -> str:
+    async def ephemeral_reply(self, interaction: FakeInteraction, timeout: float = 10.0) -> str:  # noqa: ASYNC109
         """The text the member sees in the (ephemeral) reply once it is no longer "thinking"."""
 
         def done() -> str | None:
