@@ -91,7 +91,9 @@ class DeleteButton(_IdButton, Button, template=rf"video:delete:{RENDER_ID}"):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel = bot.get_partial_messageable(render.channel_id)
-        for message_id in (render.result_message_id, render.status_message_id):
+        # The pressed message itself first: the database may not have recorded its id yet.
+        pressed = interaction.message.id if interaction.message else None
+        for message_id in dict.fromkeys((pressed, render.result_message_id, render.status_message_id)):
             if message_id is None:
                 continue
             with contextlib.suppress(discord.NotFound):
