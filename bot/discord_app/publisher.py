@@ -82,6 +82,17 @@ class DiscordPublisher:
             partial.edit(embed=status_embed(render, render_timeout=self._render_timeout), allowed_mentions=NO_PINGS)
         )
 
+    async def open_thread(self, render: RenderRecord) -> int:
+        assert render.status_message_id is not None
+        name = discord.utils.remove_markdown(render.request.prompt).replace("\n", " ")[:90] or "Video"
+        # The raw route: a partial message (all the tracker has after a restart) lacks the guild discord.py wants.
+        thread = await translated(
+            self._client.http.start_thread_with_message(
+                render.channel_id, render.status_message_id, name=name, auto_archive_duration=1440
+            )
+        )
+        return int(thread["id"])
+
     async def find_delivery(self, render: RenderRecord) -> int | None:
         if render.status_message_id is None or self._client.user is None:
             return None

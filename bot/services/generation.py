@@ -124,6 +124,8 @@ class GenerationService:
             ", held for approval" if decision.needs_approval else "",
         )
         renders = [await self._post_status(render) for render in renders]
+        if (await self._config.channel_defaults(guild_id, channel_id)).thread_per_request:
+            renders = [await self._open_thread(render) for render in renders]
         if decision.needs_approval:
             renders = await self._ask_moderators(renders, rules.moderator_channel_id or channel_id)
         await self._check_spend_alerts(guild_id, rules, decision.cost)
@@ -146,6 +148,18 @@ class GenerationService:
             shown_hash=visible_state(render),
             next_poll_at=self._now(),
         )
+        return await self._renders.get(render.id) or render
+
+    async def _open_thread(self, render: RenderRecord) -> RenderRecord:
+        # A thread is a convenience for the team: without one (no permission, Discord hiccup) the render goes on.
+        if render.status_message_id is None:
+            return render
+        try:
+            thread_id = await self._publisher.open_thread(render)
+        except PublishError as error:
+            log.warning("render %s: no thread opened (%s)", render.id, error)
+            return render
+        await self._renders.update(render.id, now=self._now(), thread_id=thread_id)
         return await self._renders.get(render.id) or render
 
     async def _ask_moderators(self, renders: list[RenderRecord], channel_id: int) -> list[RenderRecord]:

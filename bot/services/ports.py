@@ -39,6 +39,9 @@ class StatusPublisher(Protocol):
     async def edit_status(self, render: RenderRecord) -> None:
         """Show the current state of `render` in its existing status message."""
 
+    async def open_thread(self, render: RenderRecord) -> int:
+        """Start a discussion thread on the status message of `render`; returns the thread id."""
+
     async def find_delivery(self, render: RenderRecord) -> int | None:
         """The id of a clip message already posted for `render` (a reply to its status message), if any."""
 

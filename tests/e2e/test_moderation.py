@@ -194,3 +194,15 @@ async def test_usage_lists_spenders_per_member_and_day_with_a_chart(world: World
     assert f"<@{world.discord.alice.id}>: 7 credits (1 render)" in reply
     original = world.discord.original(interaction)
     assert original is not None and [a.filename for a in original.attachments] == ["usage.png"]
+
+
+async def test_channel_default_thread_per_request_opens_a_thread_on_the_status_message(world: World) -> None:
+    await world.start_bot()
+    await admin(world, "defaults", thread_per_request=True)
+
+    await generate(world, prompt="a *storm* over the harbour")
+
+    status = await world.discord.wait_message(lambda m: bool(m.embeds) and m.reply_to is None, timeout=10)
+    (thread,) = await world.discord.wait_for(lambda: world.discord.threads(world.discord.channel_id), timeout=10)
+    assert thread.name == "a storm over the harbour"
+    assert thread.id == status.id  # a thread started from a message takes the message's id, as on Discord
