@@ -284,8 +284,9 @@ class AdminService:
                 Change("max_in_flight_per_member", rules.max_in_flight_per_member, in_flight),
                 Change("cooldown_seconds", rules.cooldown_seconds, cooldown),
             ]
-            if any(c.changed for c in pacing):
-                await self._config.set_limits(guild_id, in_flight, cooldown, rules.exempt_role_ids, actor_id=actor_id)
+            changed = {c.setting: c.after for c in pacing if c.changed}
+            if changed:
+                await self._config.update_limits(guild_id, actor_id=actor_id, **changed)
             changes.extend(pacing)
         return changes
 
@@ -295,9 +296,7 @@ class AdminService:
         before = rules.exempt_role_ids
         after = before | {role_id} if exempt else before - {role_id}
         if after != before:
-            await self._config.set_limits(
-                guild_id, rules.max_in_flight_per_member, rules.cooldown_seconds, after, actor_id=actor_id
-            )
+            await self._config.update_limits(guild_id, actor_id=actor_id, exempt_role_ids=after)
         return Change("exempt_role_ids", before, after)
 
     async def ban(self, guild_id: int, user_id: int, reason: str | None, *, actor_id: int) -> Change:

@@ -290,12 +290,25 @@ class GuildConfigRepository:
         actor_id: int,
     ) -> None:
         """Renders in flight per member (None = unlimited), cooldown between requests, roles exempt from limits."""
-        values = {
-            "max_in_flight_per_member": max_in_flight,
-            "cooldown_seconds": cooldown_seconds,
-            "exempt_role_ids": frozenset(exempt_role_ids),
-        }
-        await self._set_guild(guild_id, actor_id, "limits.set", values)
+        await self.update_limits(
+            guild_id,
+            actor_id=actor_id,
+            max_in_flight_per_member=max_in_flight,
+            cooldown_seconds=cooldown_seconds,
+            exempt_role_ids=frozenset(exempt_role_ids),
+        )
+
+    async def update_limits(self, guild_id: int, *, actor_id: int, **limits: Any) -> None:
+        """Store only the member limits given (max_in_flight_per_member, cooldown_seconds, exempt_role_ids).
+
+        The others stay unset in storage, so they keep following the bot-wide defaults.
+        """
+        unknown = set(limits) - {"max_in_flight_per_member", "cooldown_seconds", "exempt_role_ids"}
+        if unknown or not limits:
+            raise ValueError(f"update_limits() takes member limits only, not {sorted(unknown) or 'nothing'}")
+        if "exempt_role_ids" in limits:
+            limits["exempt_role_ids"] = frozenset(limits["exempt_role_ids"])
+        await self._set_guild(guild_id, actor_id, "limits.set", limits)
 
     # -- the shapes of change: each builds a reader and a writer for `_audited` -----------------------------
 

@@ -182,6 +182,16 @@ async def test_limits_leave_what_was_not_given(admin: Admin) -> None:
     assert (rules.max_in_flight_per_member, rules.cooldown_seconds) == (4, 30)
 
 
+async def test_exempting_a_role_keeps_the_other_limits_following_the_bot_defaults(admin: Admin, db: Database) -> None:
+    await admin.service.set_exempt(GUILD, ROLE, True, actor_id=MOD)
+
+    # The operator later raises the bot-wide in-flight cap: this server never chose its own, so it follows.
+    raised = GuildConfigRepository(db, GuildRules(default_daily_credits=50, max_in_flight_per_member=5))
+    rules = await raised.rules(GUILD)
+    assert rules.exempt_role_ids == frozenset({ROLE})
+    assert rules.max_in_flight_per_member == 5
+
+
 async def test_crafted_out_of_range_limit_is_refused_and_nothing_written(admin: Admin) -> None:
     with pytest.raises(RequestValidationError) as refused:
         await admin.service.set_limits(GUILD, cooldown_seconds=-5, actor_id=MOD)
