@@ -92,6 +92,7 @@ async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
                 reference_field=settings.reference_images_field,
             ),
             now=utc_now,
+            guild_config=config,
         )
         services = Services(
             settings=settings,

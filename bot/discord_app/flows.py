@@ -4,9 +4,11 @@ the storyboard's Send button, Regenerate and Remix. Handlers parse; this calls t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 import discord
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from bot.discord_app.client import VideoBot
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+S = TypeVar("S")
 
 # The create body carries more than the images (prompt, settings, JSON punctuation): keep room for it.
 BODY_OVERHEAD = 64 * 1024
@@ -72,12 +76,17 @@ async def download_attachment(session: aiohttp.ClientSession, ref: AttachmentRef
         raise RequestValidationError(ref.option, text.DOWNLOAD_FAILED.format(option=ref.option)) from error
 
 
+def _check_and_fit(refs: list[AttachmentRef], datas: list[bytes], budget: int) -> list[CheckedImage]:
+    images = [check_image(ref.option, data) for ref, data in zip(refs, datas, strict=True)]
+    return fit_images_to_body(images, budget)
+
+
 async def checked_images(bot: VideoBot, refs: list[AttachmentRef]) -> list[CheckedImage]:
     datas = await asyncio.gather(*(download_attachment(bot.services.http, ref) for ref in refs))
-    images = [check_image(ref.option, data) for ref, data in zip(refs, datas, strict=True)]
     budget = bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD
-    # Re-encoding is CPU work: keep it off the event loop so other members' commands are answered meanwhile.
-    return await asyncio.to_thread(fit_images_to_body, images, budget)
+    # Decoding (a large PNG takes about a second) and re-encoding are CPU work: one worker thread does both, so the
+    # event loop keeps answering other members' interactions within Discord's 3-second deadline meanwhile.
+    return await asyncio.to_thread(_check_and_fit, refs, list(datas), budget)
 
 
 @dataclass(frozen=True)
@@ -136,3 +145,52 @@ async def reply(interaction: discord.Interaction, message: str) -> None:
         await interaction.edit_original_response(content=message, allowed_mentions=mentions)
     else:
         await interaction.followup.send(message, ephemeral=True, allowed_mentions=mentions)
+
+
+async def reply_safely(interaction: discord.Interaction, message: str) -> None:
+    """`reply`, for error paths: a failure to answer (token expired, Discord down) is logged, not raised."""
+    try:
+        await reply(interaction, message)
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        log.warning(
+            "could not answer interaction %s of user %s (%s)", interaction.id, interaction.user.id, type(error).__name__
+        )
+
+
+async def report_failure(interaction: discord.Interaction, error: Exception, where: str) -> None:
+    """Tell the member what went wrong: a UserFacingError's own message, otherwise INTERNAL_ERROR (and log it)."""
+    if isinstance(error, UserFacingError):
+        message = error.message
+    else:
+        data: dict[str, Any] = dict(interaction.data or {})
+        log.error(
+            "%s failed: interaction %s, custom_id %s, user %s, guild %s, channel %s",
+            where,
+            interaction.id,
+            data.get("custom_id"),
+            interaction.user.id,
+            interaction.guild_id,
+            interaction.channel_id,
+            exc_info=error,
+        )
+        message = text.INTERNAL_ERROR
+    await reply_safely(interaction, message)
+
+
+Handler = Callable[Concatenate[S, discord.Interaction, P], Coroutine[Any, Any, None]]
+
+
+def guarded(handler: Handler[S, P]) -> Handler[S, P]:
+    """Wrap a button callback or a modal's on_submit so a failure is answered like the command tree's on_error.
+
+    discord.py's own handler for views and modals only logs: the member would be left on "thinking…" forever.
+    """
+
+    @functools.wraps(handler)
+    async def run(self: S, interaction: discord.Interaction, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await handler(self, interaction, *args, **kwargs)
+        except Exception as error:
+            await report_failure(interaction, error, f"{type(self).__name__}.{handler.__name__}")
+
+    return run

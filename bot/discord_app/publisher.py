@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import aiohttp
 import discord
 
 from bot.discord_app.ui import text
 from bot.discord_app.ui.status import describe_settings, quote_prompt, status_embed
-from bot.discord_app.ui.views import approval_view, result_view
+from bot.discord_app.ui.views import approval_view, result_view, status_view
 from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
 from bot.storage.renders import RenderRecord
 
@@ -45,7 +46,8 @@ async def translated(call: Awaitable[T]) -> T:
         if error.status == 413 or error.code == REQUEST_TOO_LARGE:
             raise UploadTooLarge(str(error.status)) from error
         raise PublishUnavailable(f"HTTP {error.status}") from error
-    except (OSError, TimeoutError) as error:
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        # ClientError: a dropped connection (ServerDisconnectedError is no OSError) is an outage like any other.
         raise PublishUnavailable(type(error).__name__) from error
 
 
@@ -70,7 +72,9 @@ class DiscordPublisher:
     async def post_status(self, render: RenderRecord) -> int:
         message = await translated(
             self._channel(render.channel_id).send(
-                embed=status_embed(render, render_timeout=self._render_timeout), allowed_mentions=NO_PINGS
+                embed=status_embed(render, render_timeout=self._render_timeout),
+                allowed_mentions=NO_PINGS,
+                view=status_view(render),  # type: ignore[arg-type]  # None (no buttons) is accepted at run time
             )
         )
         return message.id
@@ -78,8 +82,13 @@ class DiscordPublisher:
     async def edit_status(self, render: RenderRecord) -> None:
         assert render.status_message_id is not None
         partial = self._channel(render.channel_id).get_partial_message(render.status_message_id)
+        # view=None clears the components, so a button never outlives the state it belongs to.
         await translated(
-            partial.edit(embed=status_embed(render, render_timeout=self._render_timeout), allowed_mentions=NO_PINGS)
+            partial.edit(
+                embed=status_embed(render, render_timeout=self._render_timeout),
+                allowed_mentions=NO_PINGS,
+                view=status_view(render),
+            )
         )
 
     async def open_thread(self, render: RenderRecord) -> int:

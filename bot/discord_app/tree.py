@@ -36,7 +36,4 @@ class VideoCommandTree(app_commands.CommandTree):
                 exc_info=original,
             )
             message = text.INTERNAL_ERROR
-        try:
-            await flows.reply(interaction, message)
-        except discord.HTTPException:
-            log.warning("could not tell user %s about an error (interaction expired?)", interaction.user.id)
+        await flows.reply_safely(interaction, message)

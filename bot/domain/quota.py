@@ -93,7 +93,7 @@ def decide(
     member_left: int | None = None
     member_resets_at: datetime | None = None
     if not exempt:
-        refusal = _pace_refusal(rules, usage, now)
+        refusal = _pace_refusal(rules, usage, now, request.takes)
         if refusal is not None:
             return Decision(cost=cost, refusal=refusal)
         limit = member_daily_limit(rules, requester)
@@ -157,10 +157,10 @@ def _gate_refusal(rules: GuildRules, requester: Requester, channel_id: int) -> R
     return None
 
 
-def _pace_refusal(rules: GuildRules, usage: UsageSnapshot, now: datetime) -> Refusal | None:
-    """Per-member pacing: renders in flight, then the cooldown since the last request."""
+def _pace_refusal(rules: GuildRules, usage: UsageSnapshot, now: datetime, takes: int) -> Refusal | None:
+    """Per-member pacing: renders in flight (every take is a render), then the cooldown since the last request."""
     cap = rules.max_in_flight_per_member
-    if cap is not None and usage.member_in_flight >= cap:
+    if cap is not None and usage.member_in_flight + takes > cap:
         return Refusal(RefusalReason.IN_FLIGHT, limit=cap)
     if rules.cooldown_seconds > 0 and usage.member_last_request_at is not None:
         ready_at = as_utc(usage.member_last_request_at) + timedelta(seconds=rules.cooldown_seconds)

@@ -34,6 +34,7 @@ class FailureKind(StrEnum):
     API_UNAVAILABLE = "api_unavailable"  # the API errored in a way that made the create call unsafe to repeat
     LOST_SUBMIT = "lost_submit"  # the bot stopped while sending the request and cannot know if it arrived
     INPUT_MISSING = "input_missing"  # stored images for the request are gone
+    APPROVAL_EXPIRED = "approval_expired"  # no moderator decided in time
 
 
 ACTIVE_STATES = frozenset(

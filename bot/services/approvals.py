@@ -29,17 +29,19 @@ class ApprovalService:
         self._now = now
 
     async def decide(
-        self, group_id: str, *, moderator_id: int, approve: bool, approval_channel_id: int
+        self, group_id: str, *, guild_id: int, moderator_id: int, approve: bool, approval_channel_id: int
     ) -> list[RenderRecord]:
         """Approve or deny every held take of a request; returns those this call moved (empty: already decided).
 
-        The move is conditional in the database, so two moderators pressing at once decide it only once.
+        Only takes of `guild_id` (where the moderator pressed) are decided: a crafted button from another guild
+        decides nothing. The move is conditional in the database, so two moderators pressing at once decide it
+        only once.
         """
         target = RenderState.ACCEPTED if approve else RenderState.DENIED
         now = self._now()
         moved: list[RenderRecord] = []
         for render in await self._renders.list_group(group_id):
-            if render.state is not RenderState.AWAITING_APPROVAL:
+            if render.state is not RenderState.AWAITING_APPROVAL or render.guild_id != guild_id:
                 continue
             # The lease is dropped too: a tracker step that held it looked at the render before the decision, and
             # its release would otherwise push next_poll_at an hour on, leaving the approved render waiting.

@@ -104,9 +104,16 @@ class GenerationService:
             for _ in range(request.takes)
         ]
         now = self._now()
+        seen: list[UsageSnapshot] = []
+
+        def decide_and_remember(usage: UsageSnapshot) -> Decision:
+            # Read under the guild lock: the spend before this request, exact even with concurrent requests.
+            seen.append(usage)
+            return self._decide(rules, requester, request, channel_id, usage)
+
         decision, renders = await self._renders.reserve(
             new,
-            lambda usage: self._decide(rules, requester, request, channel_id, usage),
+            decide_and_remember,
             now=now,
             # The tracker keeps its hands off until the status message below is posted (else both might post
             # one); if we crash first, it takes over after this grace.
@@ -123,13 +130,19 @@ class GenerationService:
             decision.cost,
             ", held for approval" if decision.needs_approval else "",
         )
-        renders = [await self._post_status(render) for render in renders]
-        if (await self._config.channel_defaults(guild_id, channel_id)).thread_per_request:
-            renders = [await self._open_thread(render) for render in renders]
-        if decision.needs_approval:
-            renders = await self._ask_moderators(renders, rules.moderator_channel_id or channel_id)
-        await self._check_spend_alerts(guild_id, rules, decision.cost)
-        self._wake_tracker()
+        try:
+            renders = [await self._post_status(render) for render in renders]
+            if (await self._config.channel_defaults(guild_id, channel_id)).thread_per_request:
+                renders = [await self._open_thread(render) for render in renders]
+            if decision.needs_approval:
+                renders = await self._ask_moderators(renders, rules.moderator_channel_id or channel_id)
+            await self._check_spend_alerts(guild_id, rules, seen[-1], decision.cost)
+        except Exception:
+            # The request is stored and charged: whatever failed here, the tracker finishes the job (status
+            # message, moderators), so the member must hear "accepted", never "try again".
+            log.exception("group %s: follow-up after accepting failed; the tracker takes over", renders[0].group_id)
+        finally:
+            self._wake_tracker()
         return Accepted(renders, decision)
 
     async def _post_status(self, render: RenderRecord) -> RenderRecord:
@@ -172,14 +185,13 @@ class GenerationService:
             await self._renders.update(render.id, now=self._now(), approval_message_id=message_id)
         return [await self._renders.get(render.id) or render for render in renders]
 
-    async def _check_spend_alerts(self, guild_id: int, rules: GuildRules, cost: int) -> None:
+    async def _check_spend_alerts(self, guild_id: int, rules: GuildRules, before: UsageSnapshot, cost: int) -> None:
         if rules.daily_budget is None and rules.monthly_budget is None:
             return
         now = self._now()
-        today, month = await self._renders.guild_spend(guild_id, now)
         periods = (
-            ("day", f"day:{now:%Y-%m-%d}", today, rules.daily_budget),
-            ("month", f"month:{now:%Y-%m}", month, rules.monthly_budget),
+            ("day", f"day:{now:%Y-%m-%d}", before.guild_used_today + cost, rules.daily_budget),
+            ("month", f"month:{now:%Y-%m}", before.guild_used_month + cost, rules.monthly_budget),
         )
         for period, key, spent, budget in periods:
             for percent in crossed_thresholds(spent - cost, spent, budget):

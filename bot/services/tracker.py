@@ -22,6 +22,7 @@ from bot.background import spawn
 from bot.domain.states import TERMINAL_STATES, FailureKind, RenderState
 from bot.services.pacing import RateLimiter, poll_delay, retry_delay
 from bot.services.ports import ChannelGone, MessageGone, PublishError, StatusPublisher, UploadTooLarge
+from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
 from bot.storage.renders import RenderRecord, RenderRepository
 from bot.videoapi.client import VideoApiClient
@@ -41,8 +42,14 @@ log = logging.getLogger(__name__)
 
 # Written into shown_hash when the channel is gone, so the tracker stops trying to post there.
 CHANNEL_GONE = "channel-gone"
+# Written into result_message_id just before the clip is posted: after a crash it says "look for it first".
+POSTING = 0
 # Held requests are only looked at now and then: the moderators' decision wakes the tracker directly.
 APPROVAL_RECHECK = timedelta(hours=1)
+# Nobody decided: the credits go back rather than stay held (and block the member's in-flight slots) forever.
+APPROVAL_TIMEOUT = timedelta(hours=24)
+# accept() asks the moderators itself; the tracker steps in only if that did not happen by then.
+ASK_GRACE = timedelta(seconds=60)
 # A task the API does not know yet right after creation is normal for older gateways (modelstream-api.md).
 NOT_FOUND_GRACE = timedelta(seconds=30)
 NOT_FOUND_GIVE_UP = timedelta(minutes=10)
@@ -76,7 +83,7 @@ def visible_state(render: RenderRecord) -> str:
         render.progress if render.state is RenderState.RENDERING else None,
         render.failure_kind.value if render.failure_kind else None,
         render.failure_detail,
-        render.result_message_id,
+        render.result_message_id or None,  # POSTING is not something the member sees
         render.decided_by,
     )
     return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
@@ -97,16 +104,19 @@ class Tracker:
         config: TrackerConfig,
         *,
         now: Callable[[], datetime] = utc_now,
+        guild_config: GuildConfigRepository | None = None,
     ) -> None:
         self._renders = renders
         self._images = images
         self._api = api
         self._publisher = publisher
         self._config = config
+        self._config_repo = guild_config  # for the moderator channel of held requests
         self._now = now
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._busy: set[str] = set()
+        self._seen: dict[str, RenderState] = {}  # the state each running step left its render in
         self._slots = asyncio.Semaphore(config.max_concurrent)
         self._status_calls = RateLimiter(config.status_calls_per_second)
         self._workers: set[asyncio.Task[None]] = set()
@@ -176,14 +186,22 @@ class Tracker:
 
     async def _run_step(self, render: RenderRecord) -> None:
         next_at = self._now() + timedelta(seconds=self._config.poll_interval)
+        keeper = spawn(self._keep_lease(render.id), name=f"lease-{render.id}")
         try:
             async with self._slots:
                 next_at = await self.step(render)
         except Exception:
             log.exception("render %s: step failed; will retry", render.id)
         finally:
+            keeper.cancel()
             try:
-                await self._renders.release(render.id, self._config.owner, next_poll_at=next_at)
+                await self._renders.release(
+                    render.id,
+                    self._config.owner,
+                    next_poll_at=next_at,
+                    seen_state=self._seen.pop(render.id, render.state),
+                    now=self._now(),
+                )
             except Exception:
                 log.exception("render %s: could not release its lease", render.id)
             # Only now may a tick claim it again: before the release its old next_poll_at still looks due.
@@ -191,10 +209,21 @@ class Tracker:
             if next_at <= self._now():
                 self._wake.set()  # the render has more to do right away (deliver, close): don't wait a tick
 
+    async def _keep_lease(self, render_id: str) -> None:
+        """Renew the lease while a long step runs (a big download), so no other process takes the render."""
+        period = self._config.lease_seconds / 3
+        while True:
+            await asyncio.sleep(period)
+            until = self._now() + timedelta(seconds=self._config.lease_seconds)
+            if not await self._renders.extend_lease(render_id, self._config.owner, until=until):
+                log.warning("render %s: lease lost during a step", render_id)
+                return
+
     async def step(self, render: RenderRecord) -> datetime:
         """Advance one render by one step; returns when it should be looked at again."""
         render, wait = await self._advance(render)
         render = await self._sync_status(render)
+        self._seen[render.id] = render.state
         shown = render.shown_hash in (visible_state(render), CHANNEL_GONE)
         if render.state in TERMINAL_STATES and shown:
             await self._renders.update(render.id, now=self._now(), closed=True)
@@ -209,7 +238,7 @@ class Tracker:
     async def _advance(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
         state = render.state
         if state is RenderState.AWAITING_APPROVAL:
-            return render, APPROVAL_RECHECK
+            return await self._hold(render)
         if state is RenderState.ACCEPTED:
             return await self._submit(render)
         if state is RenderState.SUBMITTING:
@@ -222,6 +251,29 @@ class Tracker:
         if state is RenderState.SUCCEEDED:
             return await self._deliver(render)
         return render, timedelta(seconds=self._config.poll_interval)
+
+    async def _hold(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        """A request waiting for moderators: make sure they were asked, and give up after APPROVAL_TIMEOUT."""
+        now = self._now()
+        if now - render.created_at > APPROVAL_TIMEOUT:
+            return await self._fail(render, FailureKind.APPROVAL_EXPIRED, None), timedelta(0)
+        if render.approval_message_id is not None or render.take_index != 1:
+            return render, APPROVAL_RECHECK
+        if now - render.created_at < ASK_GRACE:
+            # accept() is still asking them itself; look again once it has had its chance.
+            return render, ASK_GRACE
+        group = await self._renders.list_group(render.group_id)
+        rules = await self._config_repo.rules(render.guild_id) if self._config_repo else None
+        channel_id = (rules.moderator_channel_id if rules else None) or render.channel_id
+        try:
+            message_id = await self._publisher.post_approval_request(group, channel_id)
+        except PublishError as error:
+            log.warning("render %s: moderators not asked yet (%s); will retry", render.id, error)
+            return render, timedelta(seconds=max(60.0, self._config.poll_interval))
+        for take in group:
+            await self._renders.update(take.id, now=now, approval_message_id=message_id)
+        log.info("render %s: moderators asked in channel %s", render.id, channel_id)
+        return await self._reload(render), APPROVAL_RECHECK
 
     async def _fail(self, render: RenderRecord, kind: FailureKind, detail: str | None) -> RenderRecord:
         moved = await self._renders.move(
@@ -251,7 +303,8 @@ class Tracker:
         if submitting is None:
             return await self._reload(render), timedelta(0)
         try:
-            created = await self._api.create(payload)
+            # One attempt: retries happen from ACCEPTED, so SUBMITTING lasts one request and nothing longer.
+            created = await self._api.create(payload, max_attempts=1)
         except VideoApiError as error:
             return await self._submit_failed(submitting, error)
         queued = await self._renders.move(
@@ -271,7 +324,7 @@ class Tracker:
             # The API certainly never took it: keep the request and try again later (an outage delays a clip).
             attempts = render.poll_count + 1
             back = await self._renders.move(render.id, RenderState.ACCEPTED, now=self._now(), poll_count=attempts)
-            delay = retry_delay(attempts, self._config.poll_interval)
+            delay = max(retry_delay(attempts, self._config.poll_interval), getattr(error, "retry_after", None) or 0)
             log.warning("render %s: API unavailable (%s); retrying in %.0f s", render.id, error, delay)
             return back or await self._reload(render), timedelta(seconds=delay)
         kind = FailureKind.API_UNAVAILABLE
@@ -338,7 +391,9 @@ class Tracker:
             # Nowhere to upload it: the requester gets the link by DM, and the clip need not be fetched at all.
             await self._publisher.notify_requester(render, url=render.video_url)
             return await self._delivered(render, None), timedelta(0)
-        existing = await self._publisher.find_delivery(render)
+        # Only an earlier attempt that got as far as posting can have left a clip in the channel: look for it
+        # then, and only then (a search per delivery would cost every render a history read).
+        existing = await self._publisher.find_delivery(render) if render.result_message_id == POSTING else None
         if existing is not None:
             log.info("render %s: clip already in the channel (message %s); adopting it", render.id, existing)
             return await self._delivered(render, existing), timedelta(0)
@@ -353,6 +408,7 @@ class Tracker:
                 return await self._delivery_failed(render, error)
             log.info("render %s: clip downloaded (%d bytes)", render.id, size)
             try:
+                await self._renders.update(render.id, now=now, result_message_id=POSTING)
                 message_id = await self._publisher.deliver_file(render, path, clip_filename(render))
             except UploadTooLarge:
                 return await self._deliver_link(render)
@@ -376,6 +432,7 @@ class Tracker:
 
     async def _deliver_link(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
         try:
+            await self._renders.update(render.id, now=self._now(), result_message_id=POSTING)
             message_id = await self._publisher.deliver_link(render, render.video_url, None)
             return await self._delivered(render, message_id), timedelta(0)
         except ChannelGone:

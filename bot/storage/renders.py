@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Row, false, func, or_, select, update
+from sqlalchemy import Row, case, false, func, or_, select, update
 
 from bot.domain.quota_types import Decision, UsageSnapshot
 from bot.domain.request import VideoRequest
@@ -223,17 +223,41 @@ class RenderRepository:
         claimed.sort(key=lambda r: (r.next_poll_at, r.id))
         return claimed
 
-    async def release(self, render_id: str, owner: str, *, next_poll_at: datetime) -> None:
-        """Give the lease back and say when the render is due again; no-op if the lease is no longer ours."""
+    async def release(
+        self,
+        render_id: str,
+        owner: str,
+        *,
+        next_poll_at: datetime,
+        seen_state: RenderState | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Give the lease back and say when the render is due again; no-op if the lease is no longer ours.
+
+        With `seen_state`, a render whose state changed under the step (a moderator approved it meanwhile) is
+        due at `now` instead: the step's "look again in an hour" was about a state that is gone.
+        """
+        due: Any = next_poll_at
+        if seen_state is not None:
+            due = case((renders.c.state == seen_state.value, next_poll_at), else_=now or next_poll_at)
         statement = (
             update(renders)
             .where(renders.c.id == render_id, renders.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None, next_poll_at=next_poll_at)
+            .values(lease_owner=None, lease_until=None, next_poll_at=due)
         )
         async with self._db.write() as conn:
             result = await conn.execute(statement)
         if result.rowcount == 0:
             log.warning("render %s: lease of %s was lost before release", render_id, owner)
+
+    async def extend_lease(self, render_id: str, owner: str, *, until: datetime) -> bool:
+        """Keep the lease while a long step runs; False if another process has taken the render meanwhile."""
+        statement = (
+            update(renders).where(renders.c.id == render_id, renders.c.lease_owner == owner).values(lease_until=until)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
 
     async def in_flight(self, guild_id: int | None = None) -> list[RenderRecord]:
         """Renders not finished yet: active ones and those produced but not delivered, oldest first."""

@@ -91,14 +91,18 @@ class VideoApiClient:
     def __repr__(self) -> str:
         return f"VideoApiClient(base_url={self._base!r})"
 
-    async def create(self, payload: Mapping[str, Any]) -> CreatedTask:
-        """Submit a render. Repeated only when the request certainly never reached the API."""
+    async def create(self, payload: Mapping[str, Any], *, max_attempts: int | None = None) -> CreatedTask:
+        """Submit a render. Repeated only when the request certainly never reached the API.
+
+        `max_attempts` overrides the policy: the tracker passes 1 and retries itself, so a render never sits in
+        its "sending" state through a long Retry-After.
+        """
         body = encode_payload(payload)
 
         async def attempt() -> _Answer:
             return await self._call("POST", "/v1/video/generations", body=body)
 
-        answer = await self._retrying(attempt, create=True, what="create")
+        answer = await self._retrying(attempt, create=True, what="create", max_attempts=max_attempts)
         request_id = answer.headers.get(_REQUEST_ID_HEADER)
         task_id = _task_id(_json(answer))
         if task_id is None:
@@ -144,14 +148,17 @@ class VideoApiClient:
         await self._retrying(attempt, create=False, what="key check")
         log.info("Video API at %s accepted the key", self._base)
 
-    async def _retrying(self, operation: Callable[[], Awaitable[T]], *, create: bool, what: str) -> T:
+    async def _retrying(
+        self, operation: Callable[[], Awaitable[T]], *, create: bool, what: str, max_attempts: int | None = None
+    ) -> T:
+        limit = max_attempts if max_attempts is not None else self._policy.max_attempts
         attempt = 0
         while True:
             attempt += 1
             try:
                 return await operation()
             except VideoApiError as error:
-                if attempt >= self._policy.max_attempts or not is_retryable(error, create=create):
+                if attempt >= limit or not is_retryable(error, create=create):
                     log.warning("Video API %s failed: %s (%s)", what, _describe(error), error)
                     raise
                 delay = backoff_delay(attempt, self._policy, getattr(error, "retry_after", None), self._rand)
@@ -160,7 +167,7 @@ class VideoApiClient:
                     what,
                     _describe(error),
                     attempt,
-                    self._policy.max_attempts - 1,
+                    limit - 1,
                     delay,
                 )
                 await self._sleep(delay)

@@ -341,6 +341,22 @@ def test_in_flight_cap(cap: int | None, in_flight: int, expected: RefusalReason 
     assert reason_of(decision) is expected
 
 
+@pytest.mark.parametrize(
+    ("in_flight", "takes", "expected"), [(1, 1, None), (1, 2, RefusalReason.IN_FLIGHT), (0, 2, None)]
+)
+def test_every_take_counts_towards_the_in_flight_cap(
+    in_flight: int, takes: int, expected: RefusalReason | None
+) -> None:
+    decision = run(
+        GuildRules(max_in_flight_per_member=2, default_daily_credits=None),
+        usage=UsageSnapshot(member_in_flight=in_flight),
+        request=replace(REQUEST, takes=takes),
+        cost=5 * takes,
+    )
+
+    assert reason_of(decision) is expected
+
+
 def test_in_flight_refusal_names_the_cap() -> None:
     decision = run(GuildRules(max_in_flight_per_member=2), usage=UsageSnapshot(member_in_flight=2))
 

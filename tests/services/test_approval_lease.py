@@ -13,7 +13,7 @@ from bot.services.approvals import ApprovalService
 from bot.storage.db import Database
 from bot.storage.renders import RenderRepository
 from tests.services.recording_publisher import RecordingPublisher
-from tests.storage.builders import T0, add_render
+from tests.storage.builders import GUILD, T0, add_render
 from tests.storage.databases import ENGINES, open_database
 
 OWNER = "tracker-1"
@@ -36,7 +36,9 @@ async def test_approval_during_a_tracker_step_leaves_the_render_due(db: Database
         renders=repo, publisher=RecordingPublisher(), wake_tracker=lambda: None, now=lambda: DECIDED_AT
     )
 
-    await service.decide(held.group_id, moderator_id=MODERATOR, approve=True, approval_channel_id=1)
+    await service.decide(
+        held.group_id, guild_id=GUILD, moderator_id=MODERATOR, approve=True, approval_channel_id=1
+    )
     # The step that claimed it still saw a held render: it asks to look again in an hour.
     await repo.release(held.id, OWNER, next_poll_at=T0 + timedelta(hours=1))
 

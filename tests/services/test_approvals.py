@@ -47,7 +47,7 @@ class Setup:
 
     async def decide(self, group_id: str, *, approve: bool) -> list[RenderRecord]:
         return await self.service.decide(
-            group_id, moderator_id=MODERATOR, approve=approve, approval_channel_id=MOD_CHANNEL
+            group_id, guild_id=GUILD, moderator_id=MODERATOR, approve=approve, approval_channel_id=MOD_CHANNEL
         )
 
     async def states(self, group_id: str) -> list[RenderState]:

@@ -21,7 +21,7 @@ import pytest
 from bot.domain.request import GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
 from bot.domain.states import FailureKind, RenderState
 from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
-from bot.services.tracker import APPROVAL_RECHECK, Tracker, TrackerConfig
+from bot.services.tracker import APPROVAL_RECHECK, APPROVAL_TIMEOUT, ASK_GRACE, POSTING, Tracker, TrackerConfig
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
 from bot.storage.renders import NewRender, RenderRecord, RenderRepository
@@ -462,7 +462,32 @@ async def test_held_render_is_not_submitted(harness: Harness) -> None:
 
     held = await harness.get(render.id)
     assert (held.state, held.closed) == (RenderState.AWAITING_APPROVAL, False)
-    assert held.next_poll_at == T0 + APPROVAL_RECHECK
+    assert held.next_poll_at == T0 + ASK_GRACE
+    assert harness.api.create_calls == []
+
+
+async def test_held_request_whose_moderators_were_never_asked_is_posted_for_approval(harness: Harness) -> None:
+    render = await harness.add(state=RenderState.AWAITING_APPROVAL)
+    await harness.run()  # within the grace, accept() is presumed to be asking them
+
+    held = await harness.next_round(render.id)
+
+    (asked,) = harness.publisher.calls("post_approval_request", render_id=render.id)
+    assert asked.details["channel_id"] == CHANNEL  # no moderator channel configured: the request's channel
+    assert held.approval_message_id is not None
+    assert held.next_poll_at == harness.clock.now + APPROVAL_RECHECK
+    assert harness.api.create_calls == []
+
+
+async def test_held_request_nobody_decides_expires_refunded(harness: Harness) -> None:
+    render = await harness.add(state=RenderState.AWAITING_APPROVAL)
+    harness.clock.now = T0 + APPROVAL_TIMEOUT + timedelta(seconds=1)
+
+    await harness.run()
+
+    expired = await harness.get(render.id)
+    assert (expired.state, expired.failure_kind) == (RenderState.FAILED, FailureKind.APPROVAL_EXPIRED)
+    assert await harness.used_credits() == 0
     assert harness.api.create_calls == []
 
 
@@ -560,6 +585,12 @@ async def test_poll_cadence_slows_as_the_render_ages(
 
 async def test_clip_already_posted_before_a_crash_is_adopted_not_uploaded_again(harness: Harness) -> None:
     render = await harness.add()
+    # The previous process got as far as posting the clip (POSTING recorded), then died before DELIVERED.
+    now = harness.clock()
+    await harness.repo.move(render.id, RenderState.SUBMITTING, now=now)
+    await harness.repo.move(render.id, RenderState.QUEUED, now=now, task_id="task_gone", submitted_at=now)
+    await harness.repo.move(render.id, RenderState.SUCCEEDED, now=now, video_url=f"{harness.api.base_url}/files/x.mp4")
+    await harness.repo.update(render.id, now=now, result_message_id=POSTING)
     harness.publisher.existing_deliveries[render.id] = 4242
 
     done = await harness.finish(render.id)
@@ -567,6 +598,15 @@ async def test_clip_already_posted_before_a_crash_is_adopted_not_uploaded_again(
     assert (done.state, done.result_message_id) == (RenderState.DELIVERED, 4242)
     assert harness.publisher.deliveries == []
     assert harness.api.calls("GET", "/files/") == []
+
+
+async def test_a_first_delivery_does_not_search_the_channel_for_an_earlier_one(harness: Harness) -> None:
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert harness.publisher.calls("find_delivery", succeeded_only=False) == []
 
 
 async def test_upload_refused_as_too_large_falls_back_to_a_link(harness: Harness) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from bot.domain.states import RenderState
 from bot.storage.db import Database
 from bot.storage.renders import RenderRepository
 from tests.storage.builders import T0, add_render
@@ -113,3 +114,38 @@ async def test_concurrent_claims_never_hand_one_render_to_two_owners(db: Databas
             stored = await repo.get(render.id)
             assert stored is not None
             assert stored.lease_owner == f"owner-{owner}"
+
+
+async def test_release_keeps_the_steps_next_look_when_the_state_is_as_it_saw_it(db: Database) -> None:
+    repo = RenderRepository(db)
+    [render] = await add_render(repo)
+    await repo.claim_due("a", now=T0, limit=1, lease_seconds=LEASE)
+
+    later = T0 + timedelta(hours=1)
+    await repo.release(render.id, "a", next_poll_at=later, seen_state=render.state, now=T0)
+
+    assert (await repo.get(render.id)).next_poll_at == later  # type: ignore[union-attr]
+
+
+async def test_release_makes_a_render_due_now_when_its_state_changed_under_the_step(db: Database) -> None:
+    repo = RenderRepository(db)
+    [render] = await add_render(repo, state=RenderState.AWAITING_APPROVAL)
+    await repo.claim_due("a", now=T0, limit=1, lease_seconds=LEASE)
+    await repo.move(render.id, RenderState.ACCEPTED, now=T0)  # a moderator approved meanwhile
+
+    await repo.release(
+        render.id, "a", next_poll_at=T0 + timedelta(hours=1), seen_state=RenderState.AWAITING_APPROVAL, now=T0
+    )
+
+    assert (await repo.get(render.id)).next_poll_at == T0  # type: ignore[union-attr]
+
+
+async def test_extend_lease_only_for_the_owner(db: Database) -> None:
+    repo = RenderRepository(db)
+    [render] = await add_render(repo)
+    await repo.claim_due("a", now=T0, limit=1, lease_seconds=LEASE)
+    until = T0 + timedelta(minutes=30)
+
+    assert await repo.extend_lease(render.id, "a", until=until)
+    assert not await repo.extend_lease(render.id, "b", until=until + timedelta(hours=1))
+    assert (await repo.get(render.id)).lease_until == until  # type: ignore[union-attr]

@@ -23,7 +23,10 @@ GUILD_ONLY = "Video generation works in a server channel, not in DMs."
 NOT_IN_GUILD_CACHE = "I'm still starting up in this server; please try again in a few seconds."
 DOWNLOAD_FAILED = "I couldn't download `{option}` from Discord. Attach it again and resend the command."
 DOWNLOAD_TOO_LARGE = "`{option}` is larger than 10 MB. Attach a smaller PNG or JPEG."
-INTERNAL_ERROR = "Something went wrong on my side. Nothing was charged; please try again in a moment."
+INTERNAL_ERROR = (
+    "Something went wrong on my side. If your request was accepted, its status message will appear in the channel "
+    "shortly; otherwise nothing was charged and you can try again in a moment."
+)
 STORYBOARD_TITLE = "Storyboard"
 STORYBOARD_LABEL = "Shots: one per line, as seconds | prompt"
 STORYBOARD_PREVIEW = "**Storyboard** ({count} shot{plural}, {total} s):\n{shots}\n\nCost: **{cost} credits**. Send it?"
@@ -33,6 +36,8 @@ SEND = "Send"
 EDIT_STORYBOARD = "Edit storyboard"
 CANCEL = "Cancel"
 CANCELLED = "Cancelled; nothing was charged."
+STORYBOARD_ALREADY_SENT = "This storyboard was already sent; its status message is in the channel."
+STORYBOARD_SUPERSEDED = "You edited this storyboard since: use the buttons under the newest preview."
 NOT_YOURS = "Only the member who started this can use these buttons."
 
 
@@ -63,8 +68,8 @@ def format_refusal(refusal: Refusal, cost: int) -> str:
         return "Video generation isn't enabled in this channel. Try a channel the moderators allowed."
     if reason is RefusalReason.IN_FLIGHT:
         return (
-            f"You already have {refusal.limit} videos rendering, the most allowed at once. "
-            "Wait for one to finish, then try again."
+            f"You can have at most {refusal.limit} videos rendering at once (each take counts), and this request "
+            "would go over. Wait for one to finish, or ask for fewer `takes`."
         )
     if reason is RefusalReason.COOLDOWN:
         return f"You're on cooldown: you can request another video{when}."
@@ -106,6 +111,7 @@ FAILURE_REASONS: dict[FailureKind, str] = {
         "I didn't send it twice. Press Regenerate or run the command again."
     ),
     FailureKind.INPUT_MISSING: "The request's images were lost. Please send the command again.",
+    FailureKind.APPROVAL_EXPIRED: "No moderator approved or declined this request within a day, so it was dropped.",
 }
 REFUNDED = "Your {cost} credits were refunded."
 DONE_BELOW = "The clip is in the reply below."
