@@ -109,7 +109,10 @@ class DiscordPublisher:
         channel = self._channel(render.channel_id)
 
         async def search() -> int | None:
-            async for message in channel.history(after=discord.Object(render.status_message_id or 0), limit=100):
+            # Unbounded on purpose: this runs only after an interrupted post, and in a busy channel the clip may
+            # be more than a page after its status message.
+            after = discord.Object(render.status_message_id or 0)
+            async for message in channel.history(after=after, limit=None):
                 reference = message.reference
                 if message.author.id == me and reference and reference.message_id == render.status_message_id:
                     return message.id

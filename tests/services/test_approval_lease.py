@@ -36,9 +36,7 @@ async def test_approval_during_a_tracker_step_leaves_the_render_due(db: Database
         renders=repo, publisher=RecordingPublisher(), wake_tracker=lambda: None, now=lambda: DECIDED_AT
     )
 
-    await service.decide(
-        held.group_id, guild_id=GUILD, moderator_id=MODERATOR, approve=True, approval_channel_id=1
-    )
+    await service.decide(held.group_id, guild_id=GUILD, moderator_id=MODERATOR, approve=True, approval_channel_id=1)
     # The step that claimed it still saw a held render: it asks to look again in an hour.
     await repo.release(held.id, OWNER, next_poll_at=T0 + timedelta(hours=1))
 

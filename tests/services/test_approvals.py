@@ -102,6 +102,18 @@ async def test_second_press_decides_nothing(setup: Setup) -> None:
     assert len(setup.wakes) == 1
 
 
+async def test_a_press_from_another_guild_decides_nothing(setup: Setup) -> None:
+    [render] = await setup.held()
+
+    moved = await setup.service.decide(
+        render.group_id, guild_id=GUILD + 1, moderator_id=MODERATOR, approve=True, approval_channel_id=MOD_CHANNEL
+    )
+
+    assert moved == []
+    assert await setup.states(render.group_id) == [RenderState.AWAITING_APPROVAL]
+    assert setup.wakes == []
+
+
 async def test_deny_after_approve_changes_nothing(setup: Setup) -> None:
     [render] = await setup.held()
     await setup.decide(render.group_id, approve=True)

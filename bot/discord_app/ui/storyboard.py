@@ -6,6 +6,7 @@ with them and are downloaded at Send.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -14,25 +15,35 @@ from bot.discord_app import flows
 from bot.discord_app.ui import text
 from bot.domain.cost import request_cost
 from bot.domain.errors import UserFacingError
-from bot.domain.request import AttachmentRef, RawOptions, Shot, VideoRequest
+from bot.domain.request import AttachmentRef, RawOptions, VideoRequest
 from bot.domain.storyboard import STORYBOARD_PLACEHOLDER, describe_storyboard, parse_storyboard
 from bot.domain.validation import attachments_of, validate_options
 
 if TYPE_CHECKING:
     from bot.discord_app.client import VideoBot
 
+log = logging.getLogger(__name__)
 OPEN_FOR = 900.0  # seconds; the slash command's attachment URLs outlive this comfortably
 
 
 class StoryboardDraft:
-    """What the member asked for so far: the slash options, the storyboard text, the request once it parses."""
+    """What the member asked for so far: the slash options and the storyboard text, shared by every preview."""
 
     def __init__(self, owner_id: int, raw: RawOptions) -> None:
         self.owner_id = owner_id
         self.raw = raw
         self.attachments: list[AttachmentRef] = attachments_of(raw)
         self.text = ""
-        self.request: VideoRequest | None = None
+        # A draft is sent once, whichever of its previews' Send is pressed first.
+        self.sent = False
+        # Only the newest preview may send; older ones answer that the storyboard was edited since.
+        self.latest: StoryboardReview | None = None
+
+    async def show(self, review: StoryboardReview) -> None:
+        """Make `review` the newest preview (its message is already posted) and take the buttons off the last."""
+        previous, self.latest = self.latest, review
+        if previous is not None:
+            await previous.retire()
 
 
 class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
@@ -48,9 +59,13 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
         )
         self.add_item(self.shots)
 
+    @flows.guarded
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        self.draft.text = self.shots.value
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if self.draft.sent:
+            await flows.reply(interaction, text.STORYBOARD_ALREADY_SENT)
+            return
+        self.draft.text = self.shots.value
         bot = cast("VideoBot", interaction.client)
         assert interaction.guild_id is not None and interaction.channel_id is not None
         defaults = await bot.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
@@ -58,14 +73,17 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
             base = validate_options(self.draft.raw, defaults, model=bot.services.settings.default_model)
             shots = parse_storyboard(self.draft.text, total=self.draft.raw.duration, has_last_frame=False)
         except UserFacingError as error:
+            review = StoryboardReview(self.draft, None, interaction)
             await interaction.edit_original_response(
                 content=text.STORYBOARD_FIX.format(error=error.message),
-                view=StoryboardReview(self.draft, None),
+                view=review,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
+            await self.draft.show(review)
             return
-        request = self.draft.request = base.with_shots(shots)
+        request = base.with_shots(shots)
         cost = request_cost(request, bot.services.settings.cost_rates)
+        review = StoryboardReview(self.draft, request, interaction)
         await interaction.edit_original_response(
             content=text.STORYBOARD_PREVIEW.format(
                 count=len(shots),
@@ -74,20 +92,34 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
                 shots=describe_storyboard(shots),
                 cost=cost,
             ),
-            view=StoryboardReview(self.draft, shots),
+            view=review,
             allowed_mentions=discord.AllowedMentions.none(),
         )
+        await self.draft.show(review)
 
 
 class StoryboardReview(discord.ui.View):
-    """Send / Edit / Cancel under the preview; Send is left out while the storyboard is broken."""
+    """Send / Edit / Cancel under one preview; Send is left out while the storyboard is broken.
 
-    def __init__(self, draft: StoryboardDraft, shots: tuple[Shot, ...] | None) -> None:
+    Each preview keeps the request it shows, so Send sends exactly what the member read. The view outlives the
+    buttons on purpose (until its timeout): a press that raced their removal is still answered.
+    """
+
+    def __init__(self, draft: StoryboardDraft, request: VideoRequest | None, origin: discord.Interaction) -> None:
         super().__init__(timeout=OPEN_FOR)
         self.draft = draft
-        self.shots = shots
-        if shots is None:
+        self.request = request
+        # The interaction whose response is this preview: an ephemeral message is only editable through it.
+        self.origin = origin
+        if request is None:
             self.remove_item(self.send)
+
+    async def retire(self) -> None:
+        """A newer preview replaced this one: take its buttons off (best effort; Send refuses anyway)."""
+        try:
+            await self.origin.edit_original_response(view=None)
+        except discord.HTTPException as error:
+            log.info("storyboard preview of user %s kept its buttons (%s)", self.draft.owner_id, error.status)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.draft.owner_id:
@@ -96,21 +128,34 @@ class StoryboardReview(discord.ui.View):
         return True
 
     @discord.ui.button(label=text.SEND, style=discord.ButtonStyle.success)
+    @flows.guarded
     async def send(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
-        assert self.draft.request is not None
-        self.stop()
+        if self.draft.sent:
+            await flows.reply(interaction, text.STORYBOARD_ALREADY_SENT)
+            return
+        if self.draft.latest is not self:
+            await flows.reply(interaction, text.STORYBOARD_SUPERSEDED)
+            return
+        assert self.request is not None
+        # Set before anything is awaited: a second press, on this preview or another, finds it sent.
+        self.draft.sent = True
         await interaction.response.edit_message(view=None)
         bot = cast("VideoBot", interaction.client)
-        outcome = await flows.submit(bot, interaction, self.draft.request, self.draft.attachments)
-        await interaction.followup.send(
-            outcome.message, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-        )
+        outcome = await flows.submit(bot, interaction, self.request, self.draft.attachments)
+        await flows.reply(interaction, outcome.message)
 
     @discord.ui.button(label=text.EDIT_STORYBOARD, style=discord.ButtonStyle.secondary)
+    @flows.guarded
     async def edit(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        if self.draft.sent:
+            await flows.reply(interaction, text.STORYBOARD_ALREADY_SENT)
+            return
+        # The modal must be the first response, so this preview cannot be changed here; it keeps working until
+        # the edited storyboard is submitted (closing the modal loses nothing), then loses its buttons.
         await interaction.response.send_modal(StoryboardModal(self.draft))
 
     @discord.ui.button(label=text.CANCEL, style=discord.ButtonStyle.danger)
+    @flows.guarded
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
         self.stop()
         await interaction.response.edit_message(content=text.CANCELLED, view=None)

@@ -92,9 +92,7 @@ class RemixButton(_IdButton, Button, template=rf"video:remix:{RENDER_ID}"):
         # The modal must be the first response: an unknown (or slow to load) render opens it empty, and the
         # submit loads and checks the stored request anyway.
         try:
-            render = await asyncio.wait_for(
-                _render_here(interaction, self.item_id), timeout=REMIX_LOOKUP_SECONDS
-            )
+            render = await asyncio.wait_for(_render_here(interaction, self.item_id), timeout=REMIX_LOOKUP_SECONDS)
         except TimeoutError:
             log.warning("render %s: prompt lookup for Remix timed out; opening the modal empty", self.item_id)
             render = None

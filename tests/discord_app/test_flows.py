@@ -1,0 +1,110 @@
+"""The Discord layer's shared paths: images checked off the event loop, and the guard that answers a failing
+button or modal instead of leaving the member on "thinking…"."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from bot.discord_app import flows
+from bot.discord_app.ui import text
+from bot.domain.errors import RequestValidationError
+from bot.domain.images import CheckedImage
+from bot.domain.request import AttachmentRef
+from tests.discord_app.fake_interaction import FakeInteraction
+from tests.e2e.conftest import image_bytes
+
+
+async def test_images_are_checked_and_fitted_in_one_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[tuple[str, int]] = []
+    real_check, real_fit = flows.check_image, flows.fit_images_to_body
+
+    def check(option: str, data: bytes) -> CheckedImage:
+        threads.append(("check", threading.get_ident()))
+        return real_check(option, data)
+
+    def fit(images: list[CheckedImage], budget: int) -> list[CheckedImage]:
+        threads.append(("fit", threading.get_ident()))
+        return real_fit(images, budget)
+
+    async def download(session: object, ref: AttachmentRef) -> bytes:
+        return image_bytes(640, 360)
+
+    monkeypatch.setattr(flows, "check_image", check)
+    monkeypatch.setattr(flows, "fit_images_to_body", fit)
+    monkeypatch.setattr(flows, "download_attachment", download)
+    bot = SimpleNamespace(services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=20)))
+    refs = [AttachmentRef(f"reference_{n}", f"{n}.png", f"http://127.0.0.1/{n}.png", 0, "image/png") for n in (1, 2)]
+
+    images = await flows.checked_images(cast(Any, bot), refs)
+
+    assert [image.option for image in images] == ["reference_1", "reference_2"]
+    assert [step for step, _ in threads] == ["check", "check", "fit"]
+    assert len({ident for _, ident in threads}) == 1
+    assert threads[0][1] != threading.get_ident()  # not the event loop's thread
+
+
+class Handlers:
+    """A view's shape: guarded methods taking the interaction (and, like view buttons, an extra argument)."""
+
+    @flows.guarded
+    async def breaks_after_defer(self, interaction: Any, button: object = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        raise KeyError("request_json")
+
+    @flows.guarded
+    async def breaks_at_once(self, interaction: Any) -> None:
+        raise RuntimeError("database is locked")
+
+    @flows.guarded
+    async def refuses(self, interaction: Any) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        raise RequestValidationError("prompt", "`prompt` is empty.")
+
+
+async def test_a_handler_failing_after_its_defer_fills_the_thinking_reply_with_the_internal_error() -> None:
+    interaction = FakeInteraction()
+
+    await Handlers().breaks_after_defer(interaction.as_discord(), None)
+
+    assert interaction.recorder.events == ["defer", f"shown: {text.INTERNAL_ERROR}"]
+
+
+async def test_a_handler_failing_before_answering_replies_with_the_internal_error() -> None:
+    interaction = FakeInteraction()
+
+    await Handlers().breaks_at_once(interaction.as_discord())
+
+    assert interaction.recorder.shown == [text.INTERNAL_ERROR]
+
+
+async def test_a_user_facing_error_is_shown_as_its_own_message() -> None:
+    interaction = FakeInteraction()
+
+    await Handlers().refuses(interaction.as_discord())
+
+    assert interaction.recorder.shown == ["`prompt` is empty."]
+
+
+async def test_a_handler_failure_is_logged_with_the_interaction_ids(caplog: pytest.LogCaptureFixture) -> None:
+    interaction = FakeInteraction(custom_id="video:regen:" + "a" * 32)
+
+    with caplog.at_level(logging.ERROR, logger="bot.discord_app.flows"):
+        await Handlers().breaks_at_once(interaction.as_discord())
+
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "Handlers.breaks_at_once failed" in message
+    assert "video:regen:" + "a" * 32 in message
+    assert f"user {interaction.user.id}" in message and f"guild {interaction.guild_id}" in message
+    assert record.exc_info is not None
+
+
+def test_the_internal_error_does_not_promise_that_nothing_was_charged() -> None:
+    # It may be raised after the reservation: the member is told where to look instead.
+    assert "Nothing was charged" not in text.INTERNAL_ERROR
+    assert "If your request was accepted" in text.INTERNAL_ERROR
