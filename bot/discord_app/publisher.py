@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
-MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
 REQUEST_TOO_LARGE = 40005
 NO_PINGS = discord.AllowedMentions.none()

@@ -50,8 +50,7 @@ APPROVAL_RECHECK = timedelta(hours=1)
 APPROVAL_TIMEOUT = timedelta(hours=24)
 # accept() asks the moderators itself; the tracker steps in only if that did not happen by then.
 ASK_GRACE = timedelta(seconds=60)
-# A task the API does not know yet right after creation is normal for older gateways (modelstream-api.md).
-NOT_FOUND_GRACE = timedelta(seconds=30)
+# Older gateways answer "task_not_exist" right after creation (modelstream-api.md): only this long is a loss.
 NOT_FOUND_GIVE_UP = timedelta(minutes=10)
 MAX_SUBMIT_ATTEMPTS = 24
 MAX_DELIVERY_ATTEMPTS = 6

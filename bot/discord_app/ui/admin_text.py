@@ -24,7 +24,6 @@ from bot.storage.renders import RenderRecord
 MESSAGE_LIMIT = 1900  # Discord's 2000, with room for the "…and N more" line
 
 NEEDS_MANAGE_SERVER = "Only members with the **Manage Server** permission can use `/videoadmin`. Nothing was changed."
-NO_TARGET = "Pick the member or role to apply this to in `target`."
 NOTHING_GIVEN = "Nothing to change: give at least one option. Current settings:\n{current}"
 NOTHING_CHANGED = "Nothing changed: those were already the settings.\n{current}"
 UPDATED = "Updated (written to the audit log):\n{changes}"

@@ -20,7 +20,6 @@ MISSING_PERMISSIONS = (
     "here, or use another channel."
 )
 GUILD_ONLY = "Video generation works in a server channel, not in DMs."
-NOT_IN_GUILD_CACHE = "I'm still starting up in this server; please try again in a few seconds."
 DOWNLOAD_FAILED = "I couldn't download `{option}` from Discord. Attach it again and resend the command."
 DOWNLOAD_TOO_LARGE = "`{option}` is larger than 10 MB. Attach a smaller PNG or JPEG."
 INTERNAL_ERROR = (
@@ -30,7 +29,6 @@ INTERNAL_ERROR = (
 STORYBOARD_TITLE = "Storyboard"
 STORYBOARD_LABEL = "Shots: one per line, as seconds | prompt"
 STORYBOARD_PREVIEW = "**Storyboard** ({count} shot{plural}, {total} s):\n{shots}\n\nCost: **{cost} credits**. Send it?"
-STORYBOARD_EXPIRED = "This storyboard is no longer open (the bot restarted or it timed out). Run the command again."
 STORYBOARD_FIX = "{error}\n\nPress **Edit storyboard** to fix it; your text is kept."
 SEND = "Send"
 EDIT_STORYBOARD = "Edit storyboard"
