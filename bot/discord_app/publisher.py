@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
@@ -76,6 +77,10 @@ class DiscordPublisher:
             )
         )
         return message.id
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        with contextlib.suppress(MessageGone):
+            await translated(self._channel(channel_id).get_partial_message(message_id).delete())
 
     async def edit_status(self, render: RenderRecord) -> None:
         assert render.status_message_id is not None

@@ -154,13 +154,12 @@ class GenerationService:
             await self._renders.update(render.id, now=self._now(), next_poll_at=self._now())
             return render
         # shown_hash too: the tracker then edits this message only once what it shows has changed.
-        await self._renders.update(
-            render.id,
-            now=self._now(),
-            status_message_id=message_id,
-            shown_hash=visible_state(render),
-            next_poll_at=self._now(),
+        first = await self._renders.set_first_status_message(
+            render.id, message_id, now=self._now(), shown_hash=visible_state(render), next_poll_at=self._now()
         )
+        if not first:
+            # Posting took so long that the tracker posted one meanwhile: one status message per render.
+            await self._publisher.delete_message(render.channel_id, message_id)
         return await self._renders.get(render.id) or render
 
     async def _open_thread(self, render: RenderRecord) -> RenderRecord:

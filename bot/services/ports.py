@@ -36,6 +36,9 @@ class StatusPublisher(Protocol):
     async def post_status(self, render: RenderRecord) -> int:
         """Post the status message for `render` in its channel; returns its message id."""
 
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Remove a message the bot posted (a status message that lost the race to be the first)."""
+
     async def edit_status(self, render: RenderRecord) -> None:
         """Show the current state of `render` in its existing status message."""
 

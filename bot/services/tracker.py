@@ -464,7 +464,11 @@ class Tracker:
         try:
             if render.status_message_id is None:
                 message_id = await self._publisher.post_status(render)
-                await self._renders.update(render.id, now=self._now(), status_message_id=message_id, shown_hash=wanted)
+                if not await self._renders.set_first_status_message(
+                    render.id, message_id, now=self._now(), shown_hash=wanted
+                ):
+                    # accept() got there first after all: one status message per render.
+                    await self._publisher.delete_message(render.channel_id, message_id)
                 return await self._reload(render)
             try:
                 await self._publisher.edit_status(render)

@@ -195,6 +195,16 @@ class RenderRepository:
         async with self._db.write() as conn:
             await conn.execute(update(renders).where(renders.c.id == render_id).values(values))
 
+    async def set_first_status_message(self, render_id: str, message_id: int, *, now: datetime, **fields: Any) -> bool:
+        """Record the render's first status message, unless someone else already did (then False: one must go)."""
+        values = {**_column_values(fields), "status_message_id": message_id, "updated_at": now}
+        statement = (
+            update(renders).where(renders.c.id == render_id, renders.c.status_message_id.is_(None)).values(values)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
     async def claim_due(self, owner: str, *, now: datetime, limit: int, lease_seconds: float) -> list[RenderRecord]:
         """Lease up to `limit` open renders whose poll time has come, oldest first.
 

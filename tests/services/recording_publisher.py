@@ -28,6 +28,8 @@ METHODS = (
     "post_approval_request",
     "close_approval_request",
     "post_spend_alert",
+    "delete_message",
+    "open_thread",
 )
 # Calls that talk to a render's channel, and so fail once that channel is gone.
 _IN_CHANNEL = frozenset({"post_status", "edit_status", "find_delivery", "deliver_file", "deliver_link"})
@@ -105,6 +107,12 @@ class RecordingPublisher:
 
     async def post_status(self, render: RenderRecord) -> int:
         return self._record("post_status", render).with_id(self._new_id())
+
+    async def open_thread(self, render: RenderRecord) -> int:
+        return self._record("open_thread", render).with_id(self._new_id())
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        self._record("delete_message", None, channel_id=channel_id, message_id=message_id)
 
     async def edit_status(self, render: RenderRecord) -> None:
         self._record("edit_status", render, message_id=render.status_message_id)

@@ -192,6 +192,25 @@ async def test_status_message_is_posted_and_remembered(setup: Setup) -> None:
     assert stored is not None and stored.status_message_id == post.message_id
 
 
+async def test_a_status_post_that_loses_the_race_to_the_tracker_is_deleted(setup: Setup) -> None:
+    tracker_message = 777
+
+    async def slow_post(render: RenderRecord) -> int:
+        # Discord was slow: by the time our post returns, the tracker has posted and recorded its own.
+        await setup.repo.update(render.id, now=T0, status_message_id=tracker_message)
+        return await RecordingPublisher.post_status(setup.publisher, render)
+
+    setup.publisher.post_status = slow_post  # type: ignore[method-assign]
+
+    result = await setup.accepted()
+
+    [ours] = setup.publisher.posts
+    [deleted] = setup.publisher.calls("delete_message")
+    assert deleted.details == {"channel_id": CHANNEL, "message_id": ours.message_id}
+    stored = await setup.repo.get(result.renders[0].id)
+    assert stored is not None and stored.status_message_id == tracker_message
+
+
 async def test_tracker_may_look_at_once_when_the_status_message_is_posted(setup: Setup) -> None:
     result = await setup.accepted()
 
