@@ -69,15 +69,22 @@ async def _render_here(interaction: discord.Interaction, render_id: str) -> Rend
     return _of_this_guild(interaction, await _bot(interaction).services.renders.get(render_id))
 
 
+async def _deferred_render(interaction: discord.Interaction, render_id: str) -> RenderRecord | None:
+    """Defer (the database may be slow), then load the render; tells the member when there is none here."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    render = await _render_here(interaction, render_id)
+    if render is None:
+        await flows.reply(interaction, text.RENDER_UNKNOWN)
+    return render
+
+
 class RegenerateButton(_IdButton, Button, template=rf"video:regen:{RENDER_ID}"):
     action, label, style = "regen", text.REGENERATE, discord.ButtonStyle.primary
 
     @flows.guarded
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        render = await _render_here(interaction, self.item_id)
+        render = await _deferred_render(interaction, self.item_id)
         if render is None:
-            await flows.reply(interaction, text.RENDER_UNKNOWN)
             return
         # Same settings, and the images are already stored under the same slots: nothing to download again.
         outcome = await flows.submit(_bot(interaction), interaction, render.request, [])
@@ -105,10 +112,8 @@ class DeleteButton(_IdButton, Button, template=rf"video:delete:{RENDER_ID}"):
 
     @flows.guarded
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        render = await _render_here(interaction, self.item_id)
+        render = await _deferred_render(interaction, self.item_id)
         if render is None:
-            await flows.reply(interaction, text.RENDER_UNKNOWN)
             return
         perms = interaction.permissions
         if interaction.user.id != render.user_id and not (perms.manage_messages or perms.manage_guild):
@@ -140,10 +145,8 @@ class RemixModal(discord.ui.Modal, title=text.REMIX_TITLE):
 
     @flows.guarded
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        render = await _render_here(interaction, self.item_id)
+        render = await _deferred_render(interaction, self.item_id)
         if render is None:
-            await flows.reply(interaction, text.RENDER_UNKNOWN)
             return
         try:
             request = revalidate_prompt(render.request, self.prompt.value)
