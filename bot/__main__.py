@@ -23,6 +23,7 @@ import discord
 
 from bot.discord_app.client import Services, VideoBot, point_discord_at
 from bot.discord_app.publisher import DiscordPublisher
+from bot.domain.models import ModelTable, ModelTableError, load_model_table
 from bot.domain.quota_types import GuildRules
 from bot.health import HealthServer
 from bot.logging_setup import configure_logging
@@ -35,6 +36,7 @@ from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
 from bot.storage.meta import MetaRepository
+from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
 from bot.videoapi.errors import VideoApiError
@@ -54,7 +56,7 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> AsyncIterator[Runtime]:
     point_discord_at(settings.discord_api_base)
     db = Database.from_url(settings.database_url)
     await db.upgrade()
@@ -73,7 +75,8 @@ async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
             max_in_flight_per_member=settings.max_in_flight_per_member,
         )
         config = GuildConfigRepository(db, defaults)
-        publisher = DiscordPublisher(render_timeout=settings.render_timeout)
+        holds = ModelHolds(db)
+        publisher = DiscordPublisher(render_timeout=settings.render_timeout, models=models)
         tracker = Tracker(
             renders,
             images,
@@ -89,10 +92,12 @@ async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
                 max_concurrent=settings.max_concurrent_polls,
                 status_calls_per_second=settings.max_status_calls_per_second,
                 max_clip_bytes=settings.max_clip_mb * 1024 * 1024,
-                reference_field=settings.reference_images_field,
+                model_hold_seconds=settings.model_hold_minutes * 60,
             ),
+            models=models,
             now=utc_now,
             guild_config=config,
+            holds=holds,
         )
         services = Services(
             settings=settings,
@@ -101,13 +106,17 @@ async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
             images=images,
             config=config,
             meta=MetaRepository(db),
+            models=models,
+            holds=holds,
             generation=GenerationService(
                 renders=renders,
                 images=images,
                 config=config,
                 alerts=AlertRepository(db),
                 publisher=publisher,
-                rates=settings.cost_rates,
+                models=models,
+                default_model=settings.default_model,
+                holds=holds,
                 wake_tracker=tracker.wake,
                 now=utc_now,
             ),
@@ -125,8 +134,8 @@ async def runtime(settings: Settings, *, track: bool) -> AsyncIterator[Runtime]:
             await db.close()
 
 
-async def run(settings: Settings) -> int:
-    async with runtime(settings, track=True) as rt:
+async def run(settings: Settings, models: ModelTable) -> int:
+    async with runtime(settings, models, track=True) as rt:
         health = HealthServer(rt.bot, port=settings.health_port) if settings.health_port else None
         if health:
             await health.start()
@@ -144,15 +153,15 @@ async def run(settings: Settings) -> int:
     return 0
 
 
-async def sync(settings: Settings) -> int:
-    async with runtime(settings, track=False) as rt:
+async def sync(settings: Settings, models: ModelTable) -> int:
+    async with runtime(settings, models, track=False) as rt:
         await rt.bot.login(settings.discord_token.reveal())
         changed = await rt.bot.sync_commands(force=True)
         print("Slash commands synced." if changed else "Slash commands already up to date.")
     return 0
 
 
-async def migrate(settings: Settings) -> int:
+async def migrate(settings: Settings, models: ModelTable) -> int:
     db = Database.from_url(settings.database_url)
     try:
         await db.upgrade()
@@ -162,10 +171,12 @@ async def migrate(settings: Settings) -> int:
     return 0
 
 
-async def check(settings: Settings) -> int:
+async def check(settings: Settings, models: ModelTable) -> int:
     """What an operator runs first: each part either OK or one plain sentence about what to fix."""
     problems = 0
     print("Settings: OK")
+    for line in describe_table(models):
+        print(line)
     try:
         db = Database.from_url(settings.database_url)
         await db.upgrade()
@@ -196,8 +207,11 @@ async def check(settings: Settings) -> int:
             timeout=settings.api_request_timeout,
         )
         try:
-            await api.check()
+            served = await api.list_models()
             print("ModelStream: OK (API key accepted)")
+            for line in unusable_models(models, served):
+                problems += 1
+                print(line)
         except VideoApiError as error:
             problems += 1
             print(f"ModelStream: {type(error).__name__}: {error}")
@@ -214,11 +228,52 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-    except SettingsError as error:
+        models = load_model_table(settings.models_file)
+        check_default_model(models, settings.default_model)
+    except (SettingsError, ModelTableError) as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.secrets())
-    return asyncio.run(COMMANDS[args.command](settings))
+    return asyncio.run(COMMANDS[args.command](settings, models))
+
+
+def check_default_model(models: ModelTable, key: str) -> None:
+    spec = models.get(key)
+    if spec is None or not spec.enabled:
+        offered = ", ".join(spec.key for spec in models.enabled())
+        raise SettingsError(f"DEFAULT_MODEL={key!r} is not an enabled model of the table; use one of {offered}.")
+
+
+def describe_table(models: ModelTable) -> list[str]:
+    """One line per model for `check`: enabled or not, and how sure the bot is of its wire mapping."""
+    lines = []
+    for spec in models:
+        if not spec.enabled:
+            lines.append(f"Model {spec.key}: disabled in the table")
+        elif not spec.verified:
+            lines.append(
+                f"Model {spec.key}: enabled, UNVERIFIED (no ModelStream page confirms its field names; "
+                "compare them with the page's JSON view, see README)"
+            )
+        elif spec.guessed:
+            lines.append(f"Model {spec.key}: enabled, verified except {', '.join(spec.guessed)} (a guess)")
+        else:
+            lines.append(f"Model {spec.key}: enabled, verified")
+    return lines
+
+
+def unusable_models(models: ModelTable, served: list[str]) -> list[str]:
+    """A line for each enabled model with an API id the key can't use (`GET /v1/models` does not list it)."""
+    lines = []
+    available = set(served)
+    for spec in models.enabled():
+        missing = sorted({mode.api_id for mode in spec.modes.values()} - available)
+        if missing:
+            lines.append(
+                f"Model {spec.key}: the API key can't use {', '.join(missing)}; fix the id in MODELS_FILE "
+                f"or disable the model (enabled = false)"
+            )
+    return lines
 
 
 if __name__ == "__main__":

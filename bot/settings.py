@@ -17,8 +17,6 @@ from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 
-from bot.domain.quota_types import CostRates
-
 DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
 DEFAULT_MODELSTREAM_BASE_URL = "https://api.modelstream.ai"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -69,21 +67,16 @@ class Settings:
     max_concurrent_polls: int = 20
     api_request_timeout: float = 30.0
     api_body_limit_mb: int = 32
-    reference_images_field: str = "metadata.image_list"
+    models_file: Path | None = None  # the operator's corrections and additions to the model table
+    model_hold_minutes: float = 30.0  # a model the gateway can't serve (model_not_found) is kept off this long
     max_clip_mb: int = 500  # a clip larger than this is linked, never downloaded
     default_daily_credits: int | None = 50
     max_in_flight_per_member: int | None = 2
-    cost_std_per_second: int = 1
-    cost_pro_per_second: int = 2
     instance_id: str = field(default_factory=lambda: socket.gethostname())
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     health_port: int | None = None
     sync_commands_on_start: bool = True  # only when the definition changed since the last sync
-
-    @property
-    def cost_rates(self) -> CostRates:
-        return CostRates(std_per_second=self.cost_std_per_second, pro_per_second=self.cost_pro_per_second)
 
     def secrets(self) -> tuple[str, ...]:
         """The raw secret values, so log redaction can remove them wherever they turn up."""
@@ -186,10 +179,19 @@ def _bool(raw: str) -> bool:
     raise ValueError
 
 
-def _reference_field(raw: str) -> str:
-    if raw not in ("metadata.image_list", "images"):
+def _existing_file(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
         raise ValueError
-    return raw
+    return path
+
+
+# Settings that moved into the model table, with what to do instead.
+_MOVED = {
+    "COST_STD_PER_SECOND": "credits per second are now set per model: put `cost = {{ std = {value} }}` in MODELS_FILE",
+    "COST_PRO_PER_SECOND": "credits per second are now set per model: put `cost = {{ pro = {value} }}` in MODELS_FILE",
+    "REFERENCE_IMAGES_FIELD": "where images go is now set per model: use `fields.references` in MODELS_FILE",
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
@@ -200,6 +202,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
     # An empty variable (as compose files pass for unset ones) must not hide a value from .env.
     env.update({k: v for k, v in (os.environ if environ is None else environ).items() if v.strip()})
 
+    for name, instead in _MOVED.items():
+        if env.get(name, "").strip():
+            raise SettingsError(f"{name} is no longer read: {instead.format(value=env[name].strip())} (see README).")
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     default_db = f"sqlite+aiosqlite:///{(data_dir / 'videobot.db').as_posix()}"
     shard_ids = _parsed(env, "SHARD_IDS", _shard_ids, None, "use a comma-separated list such as 0,1")
@@ -241,12 +246,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
             env, "API_REQUEST_TIMEOUT_SECONDS", _positive_float, 30.0, "use a number of seconds > 0"
         ),
         api_body_limit_mb=_parsed(env, "API_BODY_LIMIT_MB", _positive_int, 32, "use a whole number of MB > 0"),
-        reference_images_field=_parsed(
-            env,
-            "REFERENCE_IMAGES_FIELD",
-            _reference_field,
-            "metadata.image_list",
-            "use metadata.image_list or images",
+        models_file=_parsed(env, "MODELS_FILE", _existing_file, None, "point it at an existing TOML file"),
+        model_hold_minutes=_parsed(
+            env, "MODEL_UNAVAILABLE_MINUTES", _positive_float, 30.0, "use a number of minutes > 0, such as 30"
         ),
         max_clip_mb=_parsed(env, "MAX_CLIP_MB", _positive_int, 500, "use a whole number of MB > 0"),
         default_daily_credits=_parsed(
@@ -255,8 +257,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
         max_in_flight_per_member=_parsed(
             env, "MAX_IN_FLIGHT_PER_MEMBER", _optional_limit, _limit(2), "use a whole number, or 'unlimited'"
         ),
-        cost_std_per_second=_parsed(env, "COST_STD_PER_SECOND", _non_negative_int, 1, "use a whole number >= 0"),
-        cost_pro_per_second=_parsed(env, "COST_PRO_PER_SECOND", _non_negative_int, 2, "use a whole number >= 0"),
         instance_id=env.get("INSTANCE_ID", "").strip() or default_instance,
         shard_count=shard_count,
         shard_ids=shard_ids,

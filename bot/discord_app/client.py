@@ -18,6 +18,7 @@ from discord.gateway import DiscordWebSocket
 from bot.background import spawn
 from bot.discord_app.tree import VideoCommandTree
 from bot.discord_app.ui.views import DYNAMIC_ITEMS
+from bot.domain.models import ModelTable
 from bot.services.approvals import ApprovalService
 from bot.services.generation import GenerationService
 from bot.services.tracker import Tracker
@@ -25,6 +26,7 @@ from bot.settings import Settings
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
 from bot.storage.meta import MetaRepository
+from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class Services:
     images: ImageStore
     config: GuildConfigRepository
     meta: MetaRepository
+    models: ModelTable
+    holds: ModelHolds
     generation: GenerationService
     approvals: ApprovalService
     tracker: Tracker

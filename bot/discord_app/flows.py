@@ -105,6 +105,11 @@ async def submit(
     services = bot.services
     assert interaction.guild_id is not None and interaction.channel_id is not None
     requester = requester_of(interaction)
+    # Regenerate and Remix come back to a model that may have been turned off since.
+    choice = await services.generation.model_choice(interaction.guild_id)
+    if request.model in choice.unavailable or request.model not in {spec.key for spec in choice.usable()}:
+        reason = choice.unavailable.get(request.model, "it is no longer offered")
+        return Outcome(text.MODEL_GONE.format(model=request.model, reason=reason))
     preview = await services.generation.preview(
         guild_id=interaction.guild_id, channel_id=interaction.channel_id, requester=requester, request=request
     )
@@ -115,7 +120,7 @@ async def submit(
     except UserFacingError as error:
         return Outcome(error.message)
     if images:
-        request = request.with_images(image_slots(images))
+        request = request.with_images(image_slots(images, {ref.option: ref.url for ref in attachments}))
     result = await services.generation.accept(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,

@@ -14,6 +14,7 @@ import discord
 from bot.discord_app.ui import text
 from bot.discord_app.ui.status import describe_settings, quote_prompt, status_embed
 from bot.discord_app.ui.views import approval_view, result_view, status_view
+from bot.domain.models import ModelTable
 from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
 from bot.storage.renders import RenderRecord
 
@@ -51,9 +52,10 @@ async def translated(call: Awaitable[T]) -> T:
 
 
 class DiscordPublisher:
-    def __init__(self, *, render_timeout: float) -> None:
+    def __init__(self, *, render_timeout: float, models: ModelTable) -> None:
         self._bound: discord.Client | None = None
         self._render_timeout = render_timeout
+        self._models = models
 
     def bind(self, client: discord.Client) -> None:
         """Attach the bot: services are built before it, and the publisher is only used once it runs."""
@@ -71,7 +73,9 @@ class DiscordPublisher:
     async def post_status(self, render: RenderRecord) -> int:
         message = await translated(
             self._channel(render.channel_id).send(
-                embed=status_embed(render, render_timeout=self._render_timeout),
+                embed=status_embed(
+                    render, render_timeout=self._render_timeout, model=self._models.get(render.request.model)
+                ),
                 allowed_mentions=NO_PINGS,
                 view=status_view(render),  # type: ignore[arg-type]  # None (no buttons) is accepted at run time
             )
@@ -88,7 +92,9 @@ class DiscordPublisher:
         # view=None clears the components, so a button never outlives the state it belongs to.
         await translated(
             partial.edit(
-                embed=status_embed(render, render_timeout=self._render_timeout),
+                embed=status_embed(
+                    render, render_timeout=self._render_timeout, model=self._models.get(render.request.model)
+                ),
                 allowed_mentions=NO_PINGS,
                 view=status_view(render),
             )
@@ -193,7 +199,7 @@ class DiscordPublisher:
             channel=first.channel_id,
             reason=first.approval_reason or "approval rules",
             prompt=quote_prompt(first.request.prompt, 500),
-            settings=describe_settings(first.request),
+            settings=describe_settings(first.request, self._models.get(first.request.model)),
             cost=sum(r.cost for r in renders),
         )
         embed = discord.Embed(title=text.APPROVAL_TITLE, description=body, colour=discord.Colour.gold())
@@ -211,6 +217,19 @@ class DiscordPublisher:
             colour=discord.Colour.dark_grey(),
         )
         await translated(partial.edit(embed=embed, view=None, allowed_mentions=NO_PINGS))
+
+    async def refresh_attachment_urls(self, urls: Sequence[str]) -> dict[str, str]:
+        route = discord.http.Route("POST", "/attachments/refresh-urls")
+        answer = await translated(self._client.http.request(route, json={"attachment_urls": list(urls)}))
+        entries = answer.get("refreshed_urls") if isinstance(answer, dict) else None
+        refreshed: dict[str, str] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            original = entry.get("original") if isinstance(entry, dict) else None
+            fresh = entry.get("refreshed") if isinstance(entry, dict) else None
+            # Only Discord's answer for a URL we asked about, and only a web URL, is passed on to a model.
+            if isinstance(original, str) and original in urls and isinstance(fresh, str) and fresh.startswith("http"):
+                refreshed[original] = fresh
+        return refreshed
 
     async def post_spend_alert(
         self, channel_id: int, *, guild_id: int, period: str, percent: int, spent: int, budget: int

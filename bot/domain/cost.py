@@ -1,17 +1,17 @@
-"""What a request costs, in credits (PRODUCT.md §3: duration × the quality mode's rate)."""
+"""What a request costs, in credits: seconds of video × the model's rate for its quality mode, plus the
+model's sound surcharge per second when sound is on (PRODUCT.md §3; the rates live in the model table)."""
 
 from __future__ import annotations
 
-from bot.domain.quota_types import CostRates
-from bot.domain.request import QualityMode, VideoRequest
+from bot.domain.models import ModelCost
+from bot.domain.request import VideoRequest
 
 
-def take_cost(request: VideoRequest, rates: CostRates) -> int:
-    """Credits for one take: seconds of video × the per-second rate of its quality mode."""
-    per_second = rates.pro_per_second if request.mode is QualityMode.PRO else rates.std_per_second
-    return request.duration * per_second
+def take_cost(request: VideoRequest, cost: ModelCost) -> int:
+    """Credits for one take."""
+    return request.duration * cost.per_second(request.mode, bool(request.sound))
 
 
-def request_cost(request: VideoRequest, rates: CostRates) -> int:
+def request_cost(request: VideoRequest, cost: ModelCost) -> int:
     """Credits for the whole request: every take is a render of its own and is charged as one."""
-    return take_cost(request, rates) * request.takes
+    return take_cost(request, cost) * request.takes

@@ -11,7 +11,8 @@ import io
 import logging
 import math
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 
@@ -147,9 +148,12 @@ def fit_images_to_body(images: list[CheckedImage], budget_bytes: int) -> list[Ch
     return current
 
 
-def image_slots(images: list[CheckedImage]) -> tuple[ImageSlot, ...]:
-    """Where each checked image goes in the request, ordered first frame, last frame, then references by N."""
-    slots = [_slot_for(image) for image in images]
+def image_slots(images: list[CheckedImage], urls: Mapping[str, str] | None = None) -> tuple[ImageSlot, ...]:
+    """Where each checked image goes in the request, ordered first frame, last frame, then references by N.
+
+    `urls` maps an option to its Discord attachment URL, kept for models that take images by URL.
+    """
+    slots = [replace(_slot_for(image), url=(urls or {}).get(image.option)) for image in images]
     order = {ImageRole.FIRST_FRAME: 0, ImageRole.LAST_FRAME: 1, ImageRole.REFERENCE: 2}
     return tuple(sorted(slots, key=lambda slot: (order[slot.role], slot.index)))
 
@@ -164,6 +168,14 @@ def _slot_for(image: CheckedImage) -> ImageSlot:
         return ImageSlot(ImageRole.REFERENCE, int(number), image.sha256)
     # Option names come from our own command definition, so anything else is a bug, not user input.
     raise ValueError(f"not an image option: {image.option!r}")
+
+
+def image_mime(data: bytes) -> str:
+    """The MIME type of checked image bytes (PNG or JPEG, told by their magic bytes)."""
+    found = _format_by_magic(data)
+    if found is None:
+        raise ValueError("not a PNG or JPEG image")
+    return _MIME_BY_FORMAT[found]
 
 
 def _format_by_magic(data: bytes) -> str | None:

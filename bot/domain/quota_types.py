@@ -8,14 +8,6 @@ from enum import StrEnum
 
 
 @dataclass(frozen=True)
-class CostRates:
-    """Credits per second of video for each quality mode (settings COST_STD_PER_SECOND / COST_PRO_PER_SECOND)."""
-
-    std_per_second: int = 1
-    pro_per_second: int = 2
-
-
-@dataclass(frozen=True)
 class ApprovalRules:
     """Which requests wait for a moderator. All off by default; any rule that matches holds the request."""
 
@@ -45,6 +37,8 @@ class GuildRules:
     denied_channel_ids: frozenset[int] = frozenset()
     approval: ApprovalRules = field(default_factory=ApprovalRules)
     moderator_channel_id: int | None = None
+    default_model: str | None = None  # the server's default model; None = the bot's DEFAULT_MODEL
+    disabled_models: frozenset[str] = frozenset()  # model keys turned off in this server
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,14 @@ class QualityMode(StrEnum):
 
 
 class AspectRatio(StrEnum):
+    """The union of every model's ratios; each model accepts its own subset (the model table says which)."""
+
     WIDE = "16:9"
     TALL = "9:16"
     SQUARE = "1:1"
+    LANDSCAPE = "4:3"
+    PORTRAIT = "3:4"
+    CINEMA = "21:9"
 
 
 class ImageRole(StrEnum):
@@ -51,6 +56,7 @@ class RawOptions:
     """The options of `/video generate` exactly as received; validation turns them into a `VideoRequest`."""
 
     prompt: str
+    model: str | None = None
     generation_mode: str | None = None
     mode: str | None = None
     duration: int | None = None
@@ -59,6 +65,8 @@ class RawOptions:
     negative_prompt: str | None = None
     cfg_scale: float | None = None
     watermark: bool | None = None
+    sound: bool | None = None
+    seed: int | None = None
     first_frame: AttachmentRef | None = None
     last_frame: AttachmentRef | None = None
     # reference_1..reference_4 by position; a gap (reference_1 and reference_3 given) is kept as None
@@ -68,12 +76,14 @@ class RawOptions:
 
 @dataclass(frozen=True)
 class ChannelDefaults:
-    """Defaults a moderator set for a channel; each None falls back to the product default."""
+    """Defaults a moderator set for a channel; each None falls back to the server's, then the product's default."""
 
+    model: str | None = None
     mode: QualityMode | None = None
     duration: int | None = None
     aspect_ratio: AspectRatio | None = None
     negative_prompt: str | None = None
+    sound: bool | None = None
     thread_per_request: bool = False
 
 
@@ -90,6 +100,8 @@ class ImageSlot:
     role: ImageRole
     index: int  # 1-based; references keep the N of `<<<image_N>>>`; frames use 1
     sha256: str
+    # Discord's signed attachment URL, for models that take images by URL (refreshed when it has expired).
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,8 @@ class VideoRequest:
     images: tuple[ImageSlot, ...] = ()  # filled once attachments are downloaded and checked
     takes: int = 1
     model: str = "kling-v3"
+    sound: bool | None = None  # None: the model has no sound switch (silent, or always with sound)
+    seed: int | None = None  # None: the model takes no seed (or it is drawn when the render is accepted)
     # Things the member should be told but that are not errors, e.g. "aspect ratio ignored in image mode".
     notes: tuple[str, ...] = field(default=())
 
@@ -118,6 +132,9 @@ class VideoRequest:
 
     def with_prompt(self, prompt: str) -> VideoRequest:
         return replace(self, prompt=prompt)
+
+    def with_seed(self, seed: int | None) -> VideoRequest:
+        return replace(self, seed=seed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,9 +148,11 @@ class VideoRequest:
             "watermark": self.watermark,
             "multi_shot": self.multi_shot,
             "shots": [{"prompt": s.prompt, "duration": s.duration} for s in self.shots],
-            "images": [{"role": i.role.value, "index": i.index, "sha256": i.sha256} for i in self.images],
+            "images": [{"role": i.role.value, "index": i.index, "sha256": i.sha256, "url": i.url} for i in self.images],
             "takes": self.takes,
             "model": self.model,
+            "sound": self.sound,
+            "seed": self.seed,
             "notes": list(self.notes),
         }
 
@@ -151,8 +170,13 @@ class VideoRequest:
             watermark=bool(data.get("watermark", False)),
             multi_shot=bool(data.get("multi_shot", False)),
             shots=tuple(Shot(s["prompt"], int(s["duration"])) for s in data.get("shots", ())),
-            images=tuple(ImageSlot(ImageRole(i["role"]), int(i["index"]), i["sha256"]) for i in data.get("images", ())),
+            images=tuple(
+                ImageSlot(ImageRole(i["role"]), int(i["index"]), i["sha256"], i.get("url"))
+                for i in data.get("images", ())
+            ),
             takes=int(data.get("takes", 1)),
             model=data.get("model", "kling-v3"),
+            sound=data.get("sound"),
+            seed=data.get("seed"),
             notes=tuple(data.get("notes", ())),
         )

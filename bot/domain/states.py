@@ -35,6 +35,7 @@ class FailureKind(StrEnum):
     LOST_SUBMIT = "lost_submit"  # the bot stopped while sending the request and cannot know if it arrived
     INPUT_MISSING = "input_missing"  # stored images for the request are gone
     APPROVAL_EXPIRED = "approval_expired"  # no moderator decided in time
+    MODEL_UNAVAILABLE = "model_unavailable"  # the gateway serves the model nowhere now (model_not_found)
 
 
 ACTIVE_STATES = frozenset(

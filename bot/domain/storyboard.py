@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 
 from bot.domain.errors import RequestValidationError
+from bot.domain.models import Durations
 from bot.domain.request import Shot
-from bot.domain.validation import MAX_DURATION, MIN_DURATION
 
 MIN_SHOTS = 1
 MAX_SHOTS = 6
@@ -34,13 +34,19 @@ _SHOT_LINE = re.compile(
 )
 
 
-def parse_storyboard(text: str, *, total: int | None, has_last_frame: bool) -> tuple[Shot, ...]:
+# Kling 3.0's storyboard, the only one shipped: 3 to 15 s in all.
+KLING_STORYBOARD = Durations(3, 15)
+
+
+def parse_storyboard(
+    text: str, *, total: int | None, has_last_frame: bool, durations: Durations = KLING_STORYBOARD
+) -> tuple[Shot, ...]:
     """Read one shot per non-empty line as `<seconds> | <prompt>` (`3s | ...` and `3: ...` work too).
 
     1..6 shots; each prompt 1..512 characters, each duration a whole number of seconds >= 1; the durations add
-    up to 3..15 s and, when `total` (the member's `duration`) is given, to exactly that. A storyboard has no end
-    frame, so `has_last_frame` is refused. Raises `RequestValidationError` (option `storyboard`, or
-    `last_frame` for the end frame).
+    up to a length the model takes (`durations`) and, when `total` (the member's `duration`) is given, to
+    exactly that. A storyboard has no end frame, so `has_last_frame` is refused. Raises
+    `RequestValidationError` (option `storyboard`, or `last_frame` for the end frame).
     """
     if has_last_frame:
         raise RequestValidationError(
@@ -64,11 +70,10 @@ def parse_storyboard(text: str, *, total: int | None, has_last_frame: bool) -> t
             f"The shots add up to {seconds} s but `duration` is {total} s: "
             f"make them add up to {total} s, or change `duration`.",
         )
-    if not MIN_DURATION <= seconds <= MAX_DURATION:
+    if not durations.allows(seconds):
         raise RequestValidationError(
             OPTION,
-            f"The shots add up to {seconds} s; the total must be between {MIN_DURATION} and {MAX_DURATION} s. "
-            "Change the shot durations.",
+            f"The shots add up to {seconds} s; the total must be {durations.describe()}. Change the shot durations.",
         )
     return shots
 

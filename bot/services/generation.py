@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.cost import request_cost
 from bot.domain.images import CheckedImage
+from bot.domain.models import ModelSpec, ModelTable
 from bot.domain.quota import crossed_thresholds, decide
-from bot.domain.quota_types import CostRates, Decision, GuildRules, Requester, UsageSnapshot
+from bot.domain.quota_types import Decision, GuildRules, Requester, UsageSnapshot
 from bot.domain.request import VideoRequest
 from bot.domain.states import RenderState
+from bot.domain.validation import MAX_SEED, ModelChoice, with_take_seeds
 from bot.services.ports import PublishError, StatusPublisher
 from bot.services.tracker import utc_now, visible_state
 from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
+from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import NewRender, RenderRecord, RenderRepository
 
 log = logging.getLogger(__name__)
@@ -49,16 +53,22 @@ class GenerationService:
         config: GuildConfigRepository,
         alerts: AlertRepository,
         publisher: StatusPublisher,
-        rates: CostRates,
+        models: ModelTable,
+        default_model: str,
         wake_tracker: Callable[[], None],
+        holds: ModelHolds | None = None,
         now: Callable[[], datetime] = utc_now,
+        draw_seed: Callable[[], int] = lambda: random.randint(0, MAX_SEED),
     ) -> None:
         self._renders = renders
         self._images = images
         self._config = config
         self._alerts = alerts
         self._publisher = publisher
-        self._rates = rates
+        self._models = models
+        self._default_model = default_model
+        self._holds = holds
+        self._draw_seed = draw_seed
         self._wake_tracker = wake_tracker
         self._now = now
 
@@ -71,9 +81,34 @@ class GenerationService:
             usage=usage,
             request=request,
             channel_id=channel_id,
-            cost=request_cost(request, self._rates),
+            cost=request_cost(request, self.model(request).cost),
             now=self._now(),
         )
+
+    def model(self, request: VideoRequest) -> ModelSpec:
+        """The table entry of the request's model (validation only lets known models through)."""
+        spec = self._models.get(request.model)
+        if spec is None:
+            raise ValueError(f"unknown model {request.model!r}")
+        return spec
+
+    async def model_choice(self, guild_id: int) -> ModelChoice:
+        """The models a member of this server may pick now, and the server's default."""
+        rules = await self._config.rules(guild_id)
+        unavailable = {key: "it is turned off in this server" for key in rules.disabled_models}
+        if self._holds is not None:
+            for key, until in (await self._holds.active(self._now())).items():
+                unavailable.setdefault(
+                    key, f"ModelStream can't run it at the moment (back <t:{int(until.timestamp())}:R>)"
+                )
+        return ModelChoice(self._models, rules.default_model or self._default_model, unavailable)
+
+    def fresh_seed(self, request: VideoRequest) -> VideoRequest:
+        """The same request with a newly drawn seed when its model takes one (Regenerate)."""
+        spec = self.model(request).mode(request.generation_mode)
+        if spec is None or not spec.seed:
+            return request
+        return request.with_seed(self._draw_seed())
 
     async def preview(self, *, guild_id: int, channel_id: int, requester: Requester, request: VideoRequest) -> Decision:
         """The decision as things stand, without reserving: refuses early, before any image is downloaded."""
@@ -96,12 +131,12 @@ class GenerationService:
         for image in images:
             # Stored before the reservation: the tracker must find them even if we crash right after it.
             await self._images.put(image.sha256, image.data, image.mime)
-        take_cost = request_cost(request, self._rates) // max(1, request.takes)
+        take_cost = request_cost(request, self.model(request).cost) // max(1, request.takes)
         # ACCEPTED unless the decision holds it: reserve() turns the takes to AWAITING_APPROVAL then, so the
-        # quota policy alone says who waits (exempt members never do).
+        # quota policy alone says who waits (exempt members never do). Each take gets its own seed.
         new = [
-            NewRender(guild_id, channel_id, requester.user_id, request, take_cost, upload_limit, RenderState.ACCEPTED)
-            for _ in range(request.takes)
+            NewRender(guild_id, channel_id, requester.user_id, take, take_cost, upload_limit, RenderState.ACCEPTED)
+            for take in with_take_seeds(request, self.model(request), self._draw_seed)
         ]
         now = self._now()
         seen: list[UsageSnapshot] = []

@@ -63,6 +63,9 @@ class StatusPublisher(Protocol):
     async def close_approval_request(self, render: RenderRecord, channel_id: int, message_id: int) -> None:
         """Show the moderators' decision on the approval message and remove its buttons."""
 
+    async def refresh_attachment_urls(self, urls: Sequence[str]) -> dict[str, str]:
+        """Fresh signed URLs for attachment URLs that expired or are about to (original -> refreshed)."""
+
     async def post_spend_alert(
         self, channel_id: int, *, guild_id: int, period: str, percent: int, spent: int, budget: int
     ) -> None:

@@ -14,22 +14,34 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.background import spawn
+from bot.domain.attachments import needs_refresh
+from bot.domain.models import ImageTransport, ModelSpec, ModelTable, VideoLocation
+from bot.domain.request import VideoRequest
 from bot.domain.states import TERMINAL_STATES, FailureKind, RenderState
 from bot.services.pacing import RateLimiter, poll_delay, retry_delay
-from bot.services.ports import ChannelGone, MessageGone, PublishError, StatusPublisher, UploadTooLarge
+from bot.services.ports import (
+    ChannelGone,
+    MessageGone,
+    PublishError,
+    PublishUnavailable,
+    StatusPublisher,
+    UploadTooLarge,
+)
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
+from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import RenderRecord, RenderRepository
 from bot.videoapi.client import VideoApiClient
 from bot.videoapi.errors import (
     AuthError,
     BadRequest,
     DownloadTooLarge,
+    ModelUnavailable,
     NoCredit,
     TaskNotFound,
     VideoApiError,
@@ -53,6 +65,8 @@ ASK_GRACE = timedelta(seconds=60)
 # Older gateways answer "task_not_exist" right after creation (modelstream-api.md): only this long is a loss.
 NOT_FOUND_GIVE_UP = timedelta(minutes=10)
 MAX_SUBMIT_ATTEMPTS = 24
+# A Discord attachment URL sent to a model must outlive the create call and the model's own fetch of it.
+URL_REFRESH_MARGIN = timedelta(minutes=10)
 MAX_DELIVERY_ATTEMPTS = 6
 
 
@@ -69,7 +83,7 @@ class TrackerConfig:
     max_concurrent: int = 20
     status_calls_per_second: float = 5.0
     max_clip_bytes: int = 500 * 1024 * 1024
-    reference_field: str = "metadata.image_list"
+    model_hold_seconds: float = 1800.0  # how long a model the gateway can't serve is kept off
     lease_seconds: float = 300.0
     idle_wait: float = 1.0  # longest nap between two looks at the database
     claim_batch: int = 200
@@ -102,9 +116,13 @@ class Tracker:
         publisher: StatusPublisher,
         config: TrackerConfig,
         *,
+        models: ModelTable,
         now: Callable[[], datetime] = utc_now,
         guild_config: GuildConfigRepository | None = None,
+        holds: ModelHolds | None = None,
     ) -> None:
+        self._models = models
+        self._holds = holds
         self._renders = renders
         self._images = images
         self._api = api
@@ -293,11 +311,24 @@ class Tracker:
         return fresh if fresh is not None else render
 
     async def _submit(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        model = self._models.get(render.request.model)
+        if model is None or model.mode(render.request.generation_mode) is None:
+            # The operator's table no longer has it: nothing can be sent, and waiting will not change that.
+            detail = f"`{render.request.model}`"
+            return await self._fail(render, FailureKind.MODEL_UNAVAILABLE, detail), timedelta(0)
         wanted = [slot.sha256 for slot in render.request.images]
         images = await self._images.get_many(wanted) if wanted else {}
         if len(images) != len(set(wanted)):
             return await self._fail(render, FailureKind.INPUT_MISSING, None), timedelta(0)
-        payload = build_create_payload(render.request, images, reference_field=self._config.reference_field)
+        try:
+            request = await self._fresh_urls(render.request, model)
+            payload = build_create_payload(request, model, images)
+        except PublishUnavailable as error:
+            log.warning("render %s: attachment URLs not refreshed yet (%s); will retry", render.id, error)
+            return render, timedelta(seconds=self._config.poll_interval)
+        except (ValueError, PublishError) as error:
+            log.warning("render %s: request cannot be built (%s)", render.id, error)
+            return await self._fail(render, FailureKind.INPUT_MISSING, None), timedelta(0)
         submitting = await self._renders.move(render.id, RenderState.SUBMITTING, now=self._now())
         if submitting is None:
             return await self._reload(render), timedelta(0)
@@ -318,7 +349,39 @@ class Tracker:
         log.info("render %s submitted as task %s", render.id, created.task_id)
         return queued or await self._reload(render), timedelta(seconds=self._config.poll_interval)
 
+    async def _fresh_urls(self, request: VideoRequest, model: ModelSpec) -> VideoRequest:
+        """The request with live attachment URLs, for models that fetch the images themselves.
+
+        A request may wait for approval or a retry for hours, longer than Discord's signed URLs live: those
+        about to expire are exchanged for fresh ones (Discord's refresh-urls) just before they are sent.
+        """
+        if model.image_transport is not ImageTransport.URL or not request.images:
+            return request
+        now = self._now()
+        stale = [
+            slot.url
+            for slot in request.images
+            if slot.url and needs_refresh(slot.url, now, URL_REFRESH_MARGIN.total_seconds())
+        ]
+        if not stale:
+            return request
+        fresh = await self._publisher.refresh_attachment_urls(stale)
+        return request.with_images(
+            tuple(replace(slot, url=fresh.get(slot.url, slot.url) if slot.url else None) for slot in request.images)
+        )
+
     async def _submit_failed(self, render: RenderRecord, error: VideoApiError) -> tuple[RenderRecord, timedelta]:
+        if isinstance(error, ModelUnavailable):
+            # Retrying cannot help until the gateway serves the model again: refund, say so, and stop offering it.
+            until = self._now() + timedelta(seconds=self._config.model_hold_seconds)
+            if self._holds is not None:
+                await self._holds.hold(render.request.model, until)
+            log.warning(
+                "render %s: model %s unavailable at the gateway; held until %s", render.id, render.request.model, until
+            )
+            model = self._models.get(render.request.model)
+            name = model.name if model is not None else render.request.model
+            return await self._fail(render, FailureKind.MODEL_UNAVAILABLE, name), timedelta(0)
         if is_retryable(error, create=True) and render.poll_count + 1 < MAX_SUBMIT_ATTEMPTS:
             # The API certainly never took it: keep the request and try again later (an outage delays a clip).
             attempts = render.poll_count + 1
@@ -344,10 +407,11 @@ class Tracker:
         if age > self._config.render_timeout:
             return await self._fail(render, FailureKind.TIMEOUT, None), timedelta(0)
         assert render.task_id is not None
+        model = self._models.get(render.request.model)
         await self._status_calls.acquire()
         self.status_calls_made += 1
         try:
-            status = await self._api.status(render.task_id)
+            status = await self._api.status(render.task_id, video_path=model.video_path if model else None)
         except TaskNotFound:
             if now - submitted > NOT_FOUND_GIVE_UP:
                 return await self._fail(render, FailureKind.RENDER_FAILED, "ModelStream no longer knows this task"), (
@@ -361,11 +425,13 @@ class Tracker:
             return render, timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
         wait = timedelta(seconds=poll_delay(age, self._config.poll_interval))
         if status.phase is TaskPhase.SUCCEEDED:
+            # Models whose status has no URL (Veo) are fetched through the gateway's /content instead.
+            from_content = model is not None and model.video is VideoLocation.CONTENT
             moved = await self._renders.move(
                 render.id,
                 RenderState.SUCCEEDED,
                 now=now,
-                video_url=status.video_url,
+                video_url=None if from_content else status.video_url,
                 progress=100,
                 finished_at=now,
                 poll_count=0,

@@ -112,15 +112,15 @@ class VideoApiClient:
         log.info("Video task %s created (request id %s)", task_id, request_id)
         return CreatedTask(task_id=task_id, request_id=request_id)
 
-    async def status(self, task_id: str) -> TaskStatus:
-        """The task's current status, whatever shape the gateway answers in."""
+    async def status(self, task_id: str, *, video_path: str | None = None) -> TaskStatus:
+        """The task's current status, whatever shape the gateway answers in (`video_path`: see parse_status)."""
 
         async def attempt() -> _Answer:
             return await self._call("GET", f"/v1/video/generations/{_segment(task_id)}", task_lookup=True)
 
         answer = await self._retrying(attempt, create=False, what=f"status of task {task_id}")
         log.debug("Video task %s status body: %.500r", task_id, answer.body)
-        status = parse_status(_json(answer))
+        status = parse_status(_json(answer), video_path)
         log.debug("Video task %s is %s (%s)", task_id, status.phase, status.raw_status)
         return status
 
@@ -141,12 +141,25 @@ class VideoApiClient:
 
     async def check(self) -> None:
         """One authenticated call, to learn at start-up whether the key works (raises `AuthError` etc.)."""
+        await self.list_models()
+        log.info("Video API at %s accepted the key", self._base)
+
+    async def list_models(self) -> list[str]:
+        """The ids of the models this key may use (`GET /v1/models`, OpenAI's list shape)."""
 
         async def attempt() -> _Answer:
             return await self._call("GET", "/v1/models")
 
-        await self._retrying(attempt, create=False, what="key check")
-        log.info("Video API at %s accepted the key", self._base)
+        answer = await self._retrying(attempt, create=False, what="model list")
+        body = _json(answer)
+        entries = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(entries, list):
+            raise UnexpectedResponse("The video API's model list has no `data` list", status=answer.status)
+        return [
+            entry["id"].strip()
+            for entry in entries
+            if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) and entry["id"].strip()
+        ]
 
     async def _retrying(
         self, operation: Callable[[], Awaitable[T]], *, create: bool, what: str, max_attempts: int | None = None

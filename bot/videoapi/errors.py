@@ -84,6 +84,10 @@ class ServerError(VideoApiError):
     """5xx: the gateway or the upstream failed."""
 
 
+class ModelUnavailable(ServerError):
+    """503 `model_not_found`: no gateway channel serves this model now (answered before any upstream call)."""
+
+
 class ApiTimeout(VideoApiError):
     """No answer in time. `reached=False` only when the connection itself timed out (nothing was sent)."""
 
@@ -159,6 +163,8 @@ def error_from_response(
     if 400 <= status < 500:
         return BadRequest(message, **kwargs)
     if status >= 500:
+        if code == MODEL_NOT_FOUND_CODE:
+            return ModelUnavailable(message, **kwargs)
         return ServerError(message, **kwargs)
     return UnexpectedResponse(message, **kwargs)
 

@@ -1,69 +1,73 @@
-"""The JSON body of a create call, built from a validated `VideoRequest` (Recipes in modelstream-api.md).
+"""The JSON body of a create call, built from a validated `VideoRequest` and its model's entry in the table.
 
-Kling-native options go in `metadata`, which the gateway merges over its own Kling body; their types must
-be Kling's (durations as strings) or the gateway fails the call with 500. Images are sent as bare base64:
-Kling refuses `data:` URIs and Discord's attachment URLs expire.
+One builder for every model: each option the request carries goes to the JSON path(s) the model table gives
+it, translated through the table's values, with images sent the way the model takes them (bare base64, a data
+URI, or Discord's attachment URL). A hook adds what data cannot say: Kling's storyboard, Wan's `w*h` size.
+Watermark and sound are always sent where the model has a switch, since the gateways' defaults differ.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.domain.request import GenerationMode, ImageRole, ImageSlot, VideoRequest
+from bot.domain.images import image_mime
+from bot.domain.models import ImageTransport, ModelSpec, ModeSpec, SoundSupport, Target
+from bot.domain.request import ImageRole, ImageSlot, VideoRequest
+from bot.domain.validation import IMAGE_MENTION
 
-REFERENCE_FIELDS = ("metadata.image_list", "images")
+Hook = Callable[[dict[str, Any], VideoRequest, ModeSpec], None]
 
 
-def build_create_payload(
-    request: VideoRequest,
-    images: Mapping[str, bytes],
-    *,
-    reference_field: str = "metadata.image_list",
-) -> dict[str, Any]:
-    """The create body for `request`; `images` holds each slot's bytes keyed by sha256.
+def build_create_payload(request: VideoRequest, model: ModelSpec, images: Mapping[str, bytes]) -> dict[str, Any]:
+    """The create body for `request` on `model`; `images` holds each slot's bytes keyed by sha256.
 
-    `reference_field` says where reference images go: `metadata.image_list` (`[{"image_url": b64}]`) or
-    `images` (a top-level list of base64 strings); ModelStream's choice is unconfirmed.
-    Raises ValueError when an image's bytes are missing or the request mixes things the API refuses.
+    Models that take image URLs use each slot's `url` (the caller refreshes stale ones first) and need no bytes.
+    Raises ValueError when the model has no such generation mode, or an image's bytes or URL are missing.
     """
-    if reference_field not in REFERENCE_FIELDS:
-        raise ValueError(f"unsupported reference field {reference_field!r}")
-    metadata: dict[str, Any] = {"cfg_scale": request.cfg_scale, "watermark_info": {"enabled": request.watermark}}
+    spec = model.mode(request.generation_mode)
+    if spec is None:
+        raise ValueError(f"{model.key} has no {request.generation_mode.value} mode")
+    body: dict[str, Any] = {"model": spec.api_id}
+
+    def put(option: str, value: Any) -> None:
+        for target in spec.fields.get(option, ()):
+            _put(body, target, value)
+
+    put("prompt", translate_mentions(request.prompt, spec.reference_syntax))
+    put("duration", request.duration)
+    put("mode", spec.wire_value("mode", request.mode.value))
     if request.aspect_ratio is not None:
-        metadata["aspect_ratio"] = request.aspect_ratio.value
-    if request.negative_prompt:
-        metadata["negative_prompt"] = request.negative_prompt
-    payload: dict[str, Any] = {
-        "model": request.model,
-        "prompt": request.prompt,
-        "duration": int(request.duration),
-        "mode": request.mode.value,
-        "metadata": metadata,
-    }
+        put("aspect_ratio", spec.wire_value("aspect_ratio", request.aspect_ratio.value))
+    if request.negative_prompt and spec.negative_prompt_max is not None:
+        put("negative_prompt", request.negative_prompt)
+    if spec.cfg_scale:
+        put("cfg_scale", request.cfg_scale)
+    if spec.seed and request.seed is not None:
+        put("seed", request.seed)
+    if spec.sound is SoundSupport.OPTIONAL:
+        put("sound", spec.wire_value("sound", bool(request.sound)))
+    if spec.watermark:
+        put("watermark", spec.wire_value("watermark", request.watermark))
 
-    if request.generation_mode is GenerationMode.REFERENCE:
-        references = [_b64(images, slot) for slot in _slots(request, ImageRole.REFERENCE)]
-        if reference_field == "images":
-            payload["images"] = references
-        else:
-            metadata["image_list"] = [{"image_url": data} for data in references]
-    elif request.generation_mode is GenerationMode.IMAGE:
-        first = _slots(request, ImageRole.FIRST_FRAME)
-        last = _slots(request, ImageRole.LAST_FRAME)
-        if not first:
-            raise ValueError("an image request needs a first frame")
-        payload["image"] = _b64(images, first[0])
-        if last:
-            if request.multi_shot:
-                raise ValueError("a multi-shot request cannot have a last frame")
-            metadata["image_tail"] = _b64(images, last[0])
+    encode = _encoder(model.image_transport, images)
+    for role, option in ((ImageRole.FIRST_FRAME, "first_frame"), (ImageRole.LAST_FRAME, "last_frame")):
+        for slot in _slots(request, role)[:1]:
+            put(option, encode(slot))
+    references = _slots(request, ImageRole.REFERENCE)
+    if references:
+        put("references", [encode(slot) for slot in references])
 
-    if request.multi_shot:
-        _add_shots(payload, metadata, request)
-    return payload
+    if spec.hook is not None:
+        HOOK_CODE[spec.hook](body, request, spec)
+    return body
+
+
+def translate_mentions(prompt: str, syntax: str) -> str:
+    """Members write `<<<image_N>>>`; each model names image N its own way (`[Image N]`, `character1`...)."""
+    return IMAGE_MENTION.sub(lambda match: syntax.format(n=int(match[1])), prompt)
 
 
 def encode_payload(payload: Mapping[str, Any]) -> bytes:
@@ -76,29 +80,106 @@ def payload_size(payload: Mapping[str, Any]) -> int:
     return len(encode_payload(payload))
 
 
-def _add_shots(payload: dict[str, Any], metadata: dict[str, Any], request: VideoRequest) -> None:
-    if not request.shots:
-        raise ValueError("a multi-shot request needs its shots")
-    metadata["multi_shot"] = True
-    metadata["shot_type"] = "customize"
-    # Kling types shot durations as strings; a number makes the gateway fail with build_request_failed.
-    metadata["multi_prompt"] = [
-        {"index": index, "prompt": shot.prompt, "duration": str(shot.duration)}
-        for index, shot in enumerate(request.shots, start=1)
-    ]
-    payload["duration"] = sum(shot.duration for shot in request.shots)
-    # The gateway refuses an empty prompt even in multi-shot mode.
-    if not request.prompt.strip():
-        payload["prompt"] = " ".join(shot.prompt for shot in request.shots)
+# ---- writing values at paths ---------------------------------------------------------------------------
+
+
+def _put(body: dict[str, Any], target: Target, value: Any) -> None:
+    place = body
+    for key in target.path[:-1]:
+        inner = place.get(key)
+        if not isinstance(inner, dict):
+            inner = place[key] = {}
+        place = inner
+    last = target.path[-1]
+    items = value if isinstance(value, list) else [value]
+    items = [_fill(target.item, item) if target.item is not None else item for item in items]
+    if target.as_text:
+        items = [str(item) for item in items]
+    if target.append:
+        existing = place.get(last)
+        if not isinstance(existing, list):
+            existing = place[last] = []
+        existing.extend(items)
+    else:
+        place[last] = items if isinstance(value, list) else items[0]
+
+
+def _fill(template: Any, image: Any) -> Any:
+    """The template with every "{image}" string replaced by the image (a deep copy, never shared)."""
+    if isinstance(template, str):
+        return image if template == "{image}" else template.replace("{image}", str(image))
+    if isinstance(template, Mapping):
+        return {key: _fill(item, image) for key, item in template.items()}
+    if isinstance(template, list):
+        return [_fill(item, image) for item in template]
+    return template
+
+
+# ---- images ----------------------------------------------------------------------------------------------
+
+
+def _encoder(transport: ImageTransport, images: Mapping[str, bytes]) -> Callable[[ImageSlot], str]:
+    def encode(slot: ImageSlot) -> str:
+        if transport is ImageTransport.URL:
+            if not slot.url:
+                raise ValueError(f"no URL for the {slot.role.value} image {slot.sha256[:12]}")
+            return slot.url
+        try:
+            data = images[slot.sha256]
+        except KeyError:
+            raise ValueError(f"no bytes for the {slot.role.value} image {slot.sha256[:12]}") from None
+        encoded = base64.b64encode(data).decode("ascii")
+        # Kling refuses a data: prefix; Seedance and Veo want one.
+        return f"data:{image_mime(data)};base64,{encoded}" if transport is ImageTransport.DATA_URI else encoded
+
+    return encode
 
 
 def _slots(request: VideoRequest, role: ImageRole) -> list[ImageSlot]:
     return sorted((slot for slot in request.images if slot.role is role), key=lambda slot: slot.index)
 
 
-def _b64(images: Mapping[str, bytes], slot: ImageSlot) -> str:
-    try:
-        data = images[slot.sha256]
-    except KeyError:
-        raise ValueError(f"no bytes for the {slot.role.value} image {slot.sha256[:12]}") from None
-    return base64.b64encode(data).decode("ascii")
+# ---- hooks: what the table cannot say ---------------------------------------------------------------------
+
+
+def _kling(body: dict[str, Any], request: VideoRequest, spec: ModeSpec) -> None:
+    """Kling's storyboard goes in metadata, its shot durations typed as strings (a number makes the gateway
+    fail with build_request_failed); the gateway refuses an empty prompt even then."""
+    if not request.multi_shot:
+        return
+    if not request.shots:
+        raise ValueError("a multi-shot request needs its shots")
+    if any(slot.role is ImageRole.LAST_FRAME for slot in request.images):
+        raise ValueError("a multi-shot request cannot have a last frame")
+    metadata = body.setdefault("metadata", {})
+    metadata["multi_shot"] = True
+    metadata["shot_type"] = "customize"
+    metadata["multi_prompt"] = [
+        {"index": index, "prompt": shot.prompt, "duration": str(shot.duration)}
+        for index, shot in enumerate(request.shots, start=1)
+    ]
+    body["duration"] = sum(shot.duration for shot in request.shots)
+    if not request.prompt.strip():
+        body["prompt"] = " ".join(shot.prompt for shot in request.shots)
+
+
+# DashScope's sizes for each resolution and ratio (width*height).
+_WAN_SIZES = {
+    "720P": {"16:9": "1280*720", "9:16": "720*1280", "1:1": "960*960", "4:3": "1088*832", "3:4": "832*1088"},
+    "1080P": {"16:9": "1920*1080", "9:16": "1080*1920", "1:1": "1440*1440", "4:3": "1632*1248", "3:4": "1248*1632"},
+}
+
+
+def _wan_size(body: dict[str, Any], request: VideoRequest, spec: ModeSpec) -> None:
+    """wan2.6-r2v takes one `size` of width*height: quality and ratio together, wherever `mode` is mapped."""
+    resolution = str(spec.wire_value("mode", request.mode.value)).upper()
+    ratio = request.aspect_ratio.value if request.aspect_ratio is not None else "16:9"
+    size = _WAN_SIZES.get(resolution, {}).get(ratio)
+    if size is None:
+        raise ValueError(f"no {resolution} size for {ratio}")
+    for target in spec.fields.get("mode", ()):
+        _put(body, target, size)
+
+
+# The names must be those of bot.domain.models.HOOKS, which the table is checked against (a test holds both).
+HOOK_CODE: Mapping[str, Hook] = {"kling": _kling, "wan_size": _wan_size}

@@ -38,8 +38,12 @@ class TaskStatus:
     raw_status: str
 
 
-def parse_status(body: object) -> TaskStatus:
-    """Read a status answer of any known shape; raises `UnexpectedResponse` when it holds no status at all."""
+def parse_status(body: object, video_path: str | None = None) -> TaskStatus:
+    """Read a status answer of any known shape; raises `UnexpectedResponse` when it holds no status at all.
+
+    `video_path` (from the model table, dotted, list indexes as numbers: `data.output.video_url`) is where this
+    model's status keeps the video; it is looked at first, then every place a known family uses.
+    """
     if not isinstance(body, Mapping):
         raise UnexpectedResponse("The video API answered a status request with something unreadable")
     inner = body.get("data")
@@ -53,7 +57,7 @@ def parse_status(body: object) -> TaskStatus:
     return TaskStatus(
         phase=phase,
         progress=_progress(obj.get("progress")),
-        video_url=_video_url(obj, upstream),
+        video_url=_at_path(body, video_path) or _video_url(obj, upstream),
         failure_reason=_failure_reason(body, obj, upstream) if phase is TaskPhase.FAILED else None,
         raw_status=raw_status,
     )
@@ -88,13 +92,19 @@ def _progress(value: object) -> int | None:
 def _video_url(obj: Mapping[str, object], upstream: Mapping[str, object]) -> str | None:
     videos = _mapping(upstream.get("task_result")).get("videos")
     first_video = _mapping(videos[0]) if isinstance(videos, list) and videos else {}
+    creations = obj.get("creations") or upstream.get("creations")
+    first_creation = _mapping(creations[0]) if isinstance(creations, list) and creations else {}
     candidates = (
         obj.get("result_url"),
         obj.get("url"),
         obj.get("video_url"),
         _mapping(obj.get("metadata")).get("url"),
-        first_video.get("url"),
-        _mapping(upstream.get("content")).get("video_url"),
+        first_video.get("url"),  # Kling
+        _mapping(upstream.get("content")).get("video_url"),  # Seedance (Ark), nested
+        _mapping(obj.get("content")).get("video_url"),  # Seedance, flat
+        _mapping(upstream.get("output")).get("video_url"),  # Wan and HappyHorse (DashScope), nested
+        _mapping(obj.get("output")).get("video_url"),
+        first_creation.get("url"),  # Vidu
     )
     for candidate in candidates:
         text = _text(candidate)
@@ -120,6 +130,20 @@ def _failure_reason(
     if obj is not body:
         candidates += [_text(_mapping(body.get("error")).get("message")), _text(body.get("message"))]
     return next((c for c in candidates if c), None)
+
+
+def _at_path(body: object, path: str | None) -> str | None:
+    if not path:
+        return None
+    place: object = body
+    for key in path.split("."):
+        if isinstance(place, list) and key.isdigit() and int(key) < len(place):
+            place = place[int(key)]
+        elif isinstance(place, Mapping):
+            place = place.get(key)
+        else:
+            return None
+    return _text(place)
 
 
 def _is_url(text: str) -> bool:

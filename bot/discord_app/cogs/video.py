@@ -15,7 +15,7 @@ from bot.discord_app.ui.storyboard import StoryboardDraft, StoryboardModal
 from bot.domain.errors import UserFacingError
 from bot.domain.quota import is_exempt, member_daily_limit, next_reset
 from bot.domain.request import AttachmentRef, ChannelDefaults, RawOptions
-from bot.domain.validation import attachments_of, validate_options
+from bot.domain.validation import MAX_SEED, ModelChoice, attachments_of, validate_options
 
 if TYPE_CHECKING:
     from bot.discord_app.client import VideoBot
@@ -40,14 +40,26 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         super().__init__()
+        # The `model` choices are the table's enabled entries: known only once the table is loaded. They are part
+        # of the command's definition, so a change to them is what triggers the next sync.
+        choices = [
+            app_commands.Choice(name=f"{spec.name} ({spec.key})"[:100], value=spec.key)
+            for spec in bot.services.models.enabled()
+        ][:25]
+        # discord.py reads choices from the annotation at import time, before the table exists; its public
+        # Parameter is read-only, so the command's own parameter record is filled in here, before any sync.
+        self.generate._params["model"].choices = choices  # type: ignore[assignment]
 
     @app_commands.command(name="generate")
     @app_commands.describe(
         prompt="What the clip should show (up to 2500 characters; mention references as <<<image_1>>>)",
+        model="Which video model renders it (/video models lists what each takes and costs)",
         generation_mode="text, image (first/last frame) or reference; inferred from attachments when left out",
         mode="std: 720p, faster · pro: 1080p, costs more",
-        duration="Length in seconds (3-15); with multi_shot, the total of the shots",
-        aspect_ratio="Shape of the clip (ignored in image mode: the image decides)",
+        duration="Length in seconds (each model has its own range); with multi_shot, the total of the shots",
+        aspect_ratio="Shape of the clip (each model takes its own; ignored in image mode: the image decides)",
+        sound="Native audio, for models that make it (default: the model's own)",
+        seed="Repeat a take: the same seed and settings give the same clip (models that take a seed)",
         multi_shot="Open a storyboard to describe up to 6 shots",
         negative_prompt="What the clip should avoid",
         cfg_scale="How closely to follow the prompt, 0 to 1 (default 0.5)",
@@ -64,10 +76,13 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         self,
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, 2500],
+        model: str | None = None,
         generation_mode: Literal["text", "image", "reference"] | None = None,
         mode: Literal["std", "pro"] | None = None,
-        duration: app_commands.Range[int, 3, 15] | None = None,
-        aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None,
+        duration: app_commands.Range[int, 1, 16] | None = None,
+        aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"] | None = None,
+        sound: bool | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         multi_shot: bool | None = None,
         negative_prompt: app_commands.Range[str, 1, 2500] | None = None,
         cfg_scale: app_commands.Range[float, 0.0, 1.0] | None = None,
@@ -89,6 +104,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             return
         raw = RawOptions(
             prompt=prompt,
+            model=model,
             generation_mode=generation_mode,
             mode=mode,
             duration=duration,
@@ -97,6 +113,8 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             negative_prompt=negative_prompt,
             cfg_scale=cfg_scale,
             watermark=watermark,
+            sound=sound,
+            seed=seed,
             first_frame=attachment_ref("first_frame", first_frame),
             last_frame=attachment_ref("last_frame", last_frame),
             references=tuple(
@@ -111,8 +129,9 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None and interaction.channel_id is not None
         defaults = await self.bot.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
+        choice = await self.bot.services.generation.model_choice(interaction.guild_id)
         try:
-            request = validate_options(raw, defaults, model=self.bot.services.settings.default_model)
+            request = validate_options(raw, defaults, choice)
         except UserFacingError as error:
             await flows.reply(interaction, error.message)
             return
@@ -122,8 +141,10 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
     async def _open_storyboard(self, interaction: discord.Interaction, raw: RawOptions) -> None:
         # The modal must be the first response, so only what is in memory may be consulted here; the channel
         # defaults are read once the modal is submitted (and deferred), through the same validation.
+        services = self.bot.services
         try:
-            validate_options(raw, ChannelDefaults(), model=self.bot.services.settings.default_model)
+            # Only the model's own rules here (no awaits before the modal); the submit checks everything again.
+            validate_options(raw, ChannelDefaults(), ModelChoice(services.models, services.settings.default_model))
         except UserFacingError as error:
             await flows.reply(interaction, error.message)
             return
@@ -154,8 +175,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         cap = rules.max_in_flight_per_member
         in_flight = f"{usage.member_in_flight}" + (f" of {cap}" if cap is not None and not exempt else "")
         lines.append(f"Renders in flight: **{in_flight}**.")
-        rates = services.settings.cost_rates
-        lines.append(f"Cost: {rates.std_per_second} credit(s) per second in std, {rates.pro_per_second} in pro.")
+        lines.append("Each model has its own cost per second: `/video models` lists them.")
         if rules.paused:
             lines.append("Video generation is currently **paused** by the moderators.")
         if requester.is_moderator and (rules.daily_budget is not None or rules.monthly_budget is not None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.discord_app.ui import text
+from bot.domain.models import ModelSpec
 from bot.domain.request import VideoRequest
 from bot.domain.states import REFUNDED_STATES, RenderState
 from bot.storage.renders import RenderRecord
@@ -24,10 +25,22 @@ def quote_prompt(prompt: str, limit: int = PROMPT_LIMIT) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(clipped))
 
 
-def describe_settings(request: VideoRequest) -> str:
-    parts = [request.generation_mode.value, request.mode.value, f"{request.duration} s"]
+def describe_settings(request: VideoRequest, model: ModelSpec | None = None) -> str:
+    """One line: model, mode, resolution, length, shape, sound and seed, then whatever else was asked for."""
+    spec = model.mode(request.generation_mode) if model is not None else None
+    resolution = spec.resolutions.get(request.mode) if spec is not None else None
+    parts = [
+        model.name if model is not None else request.model,
+        request.generation_mode.value,
+        f"{request.mode.value} ({resolution})" if resolution else request.mode.value,
+        f"{request.duration} s",
+    ]
     if request.aspect_ratio is not None:
         parts.append(request.aspect_ratio.value)
+    if request.sound is not None:
+        parts.append("sound" if request.sound else "no sound")
+    if request.seed is not None:
+        parts.append(f"seed {request.seed}")
     if request.multi_shot:
         parts.append(f"{len(request.shots)} shots")
     if request.negative_prompt:
@@ -39,7 +52,7 @@ def describe_settings(request: VideoRequest) -> str:
     return " · ".join(parts)
 
 
-def status_embed(render: RenderRecord, *, render_timeout: float) -> discord.Embed:
+def status_embed(render: RenderRecord, *, render_timeout: float, model: ModelSpec | None = None) -> discord.Embed:
     title = text.STATE_TITLES[render.state]
     if render.state is RenderState.RENDERING and render.progress:
         title += f" · {render.progress}%"
@@ -50,7 +63,7 @@ def status_embed(render: RenderRecord, *, render_timeout: float) -> discord.Embe
         description=quote_prompt(render.request.prompt),
         colour=COLOURS.get(render.state, discord.Colour.blurple()),
     )
-    embed.add_field(name="Settings", value=describe_settings(render.request), inline=True)
+    embed.add_field(name="Settings", value=describe_settings(render.request, model), inline=True)
     embed.add_field(name="Requested by", value=f"<@{render.user_id}>", inline=True)
     embed.add_field(name="Cost", value=f"{render.cost} credits", inline=True)
     if render.request.multi_shot and render.request.shots:

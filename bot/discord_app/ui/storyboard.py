@@ -70,8 +70,14 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
         assert interaction.guild_id is not None and interaction.channel_id is not None
         defaults = await bot.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
         try:
-            base = validate_options(self.draft.raw, defaults, model=bot.services.settings.default_model)
-            shots = parse_storyboard(self.draft.text, total=self.draft.raw.duration, has_last_frame=False)
+            base = validate_options(
+                self.draft.raw, defaults, await bot.services.generation.model_choice(interaction.guild_id)
+            )
+            spec = bot.services.generation.model(base).mode(base.generation_mode)
+            assert spec is not None  # validation picked a mode the model has
+            shots = parse_storyboard(
+                self.draft.text, total=self.draft.raw.duration, has_last_frame=False, durations=spec.durations
+            )
         except UserFacingError as error:
             review = StoryboardReview(self.draft, None, interaction)
             await interaction.edit_original_response(
@@ -82,7 +88,7 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
             await self.draft.show(review)
             return
         request = base.with_shots(shots)
-        cost = request_cost(request, bot.services.settings.cost_rates)
+        cost = request_cost(request, bot.services.generation.model(request).cost)
         review = StoryboardReview(self.draft, request, interaction)
         await interaction.edit_original_response(
             content=text.STORYBOARD_PREVIEW.format(

@@ -22,6 +22,7 @@ MISSING_PERMISSIONS = (
 GUILD_ONLY = "Video generation works in a server channel, not in DMs."
 DOWNLOAD_FAILED = "I couldn't download `{option}` from Discord. Attach it again and resend the command."
 DOWNLOAD_TOO_LARGE = "`{option}` is larger than 10 MB. Attach a smaller PNG or JPEG."
+MODEL_GONE = "`{model}` can't be used here now: {reason}. Send a new request with another `model`."
 INTERNAL_ERROR = (
     "Something went wrong on my side. If your request was accepted, its status message will appear in the channel "
     "shortly; otherwise nothing was charged and you can try again in a moment."
@@ -110,6 +111,10 @@ FAILURE_REASONS: dict[FailureKind, str] = {
     ),
     FailureKind.INPUT_MISSING: "The request's images were lost. Please send the command again.",
     FailureKind.APPROVAL_EXPIRED: "No moderator approved or declined this request within a day, so it was dropped.",
+    FailureKind.MODEL_UNAVAILABLE: (
+        "ModelStream can't run {detail} right now. Pick another model with `model` and send it again; "
+        "this one is kept off for a while."
+    ),
 }
 REFUNDED = "Your {cost} credits were refunded."
 DONE_BELOW = "The clip is in the reply below."

@@ -86,8 +86,10 @@ class RegenerateButton(_IdButton, Button, template=rf"video:regen:{RENDER_ID}"):
         render = await _deferred_render(interaction, self.item_id)
         if render is None:
             return
-        # Same settings, and the images are already stored under the same slots: nothing to download again.
-        outcome = await flows.submit(_bot(interaction), interaction, render.request, [])
+        # Same settings, and the images are already stored under the same slots: nothing to download again. A
+        # model that takes a seed gets a new one (shown on the card), or it would render the same clip again.
+        request = _bot(interaction).services.generation.fresh_seed(render.request)
+        outcome = await flows.submit(_bot(interaction), interaction, request, [])
         await flows.reply(interaction, outcome.message)
 
 
