@@ -188,10 +188,24 @@ def _existing_file(raw: str) -> Path:
 
 # Settings that moved into the model table, with what to do instead.
 _MOVED = {
-    "COST_STD_PER_SECOND": "credits per second are now set per model: put `cost = {{ std = {value} }}` in MODELS_FILE",
-    "COST_PRO_PER_SECOND": "credits per second are now set per model: put `cost = {{ pro = {value} }}` in MODELS_FILE",
-    "REFERENCE_IMAGES_FIELD": "where images go is now set per model: use `fields.references` in MODELS_FILE",
+    "COST_STD_PER_SECOND": (
+        "credits per second are now set per model: put `cost = {{ std = {value} }}` under each "
+        "`[models.<key>]` in MODELS_FILE"
+    ),
+    "COST_PRO_PER_SECOND": (
+        "credits per second are now set per model: put `cost = {{ pro = {value} }}` under each "
+        "`[models.<key>]` in MODELS_FILE"
+    ),
+    "REFERENCE_IMAGES_FIELD": (
+        'where images go is now set per model: put `references = "<json path>"` under '
+        "`[models.<key>.fields]` in MODELS_FILE"
+    ),
 }
+
+
+def _moved_value(raw: str) -> str:
+    # Echoed into a TOML snippet the operator may paste: only a whole number belongs there.
+    return raw if raw.isdigit() else "<credits>"
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
@@ -204,7 +218,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
 
     for name, instead in _MOVED.items():
         if env.get(name, "").strip():
-            raise SettingsError(f"{name} is no longer read: {instead.format(value=env[name].strip())} (see README).")
+            value = _moved_value(env[name].strip())
+            raise SettingsError(
+                f"{name} is no longer read: {instead.format(value=value)}, then unset {name} (see README)."
+            )
     data_dir = Path(env.get("DATA_DIR", "").strip() or "data")
     default_db = f"sqlite+aiosqlite:///{(data_dir / 'videobot.db').as_posix()}"
     shard_ids = _parsed(env, "SHARD_IDS", _shard_ids, None, "use a comma-separated list such as 0,1")

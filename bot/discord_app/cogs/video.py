@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.discord_app import flows
 from bot.discord_app.ui import text
+from bot.discord_app.ui.models_card import models_embed
 from bot.discord_app.ui.storyboard import StoryboardDraft, StoryboardModal
 from bot.domain.errors import UserFacingError
 from bot.domain.quota import is_exempt, member_daily_limit, next_reset
@@ -150,6 +151,16 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             return
         draft = StoryboardDraft(interaction.user.id, raw)
         await interaction.response.send_modal(StoryboardModal(draft))
+
+    @app_commands.command(name="models")
+    async def models(self, interaction: discord.Interaction) -> None:
+        """See the video models you can use here: what each accepts and what it costs"""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        choice = await self.bot.services.generation.model_choice(interaction.guild_id)
+        await interaction.edit_original_response(
+            embed=models_embed(choice), allowed_mentions=discord.AllowedMentions.none()
+        )
 
     @app_commands.command(name="quota")
     async def quota(self, interaction: discord.Interaction) -> None:
