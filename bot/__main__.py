@@ -209,6 +209,8 @@ async def check(settings: Settings, models: ModelTable) -> int:
         try:
             served = await api.list_models()
             print("ModelStream: OK (API key accepted)")
+            shown = ", ".join(served[:40]) + (f" and {len(served) - 40} more" if len(served) > 40 else "")
+            print(f"ModelStream models this key can use: {shown or 'none'}")
             for line in unusable_models(models, served):
                 problems += 1
                 print(line)

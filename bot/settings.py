@@ -263,7 +263,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
             env, "API_REQUEST_TIMEOUT_SECONDS", _positive_float, 30.0, "use a number of seconds > 0"
         ),
         api_body_limit_mb=_parsed(env, "API_BODY_LIMIT_MB", _positive_int, 32, "use a whole number of MB > 0"),
-        models_file=_parsed(env, "MODELS_FILE", _existing_file, None, "point it at an existing TOML file"),
+        models_file=_parsed(
+            env, "MODELS_FILE", _existing_file, None, "no such file; point it at your TOML file of model corrections"
+        ),
         model_hold_minutes=_parsed(
             env, "MODEL_UNAVAILABLE_MINUTES", _positive_float, 30.0, "use a number of minutes > 0, such as 30"
         ),

@@ -69,12 +69,12 @@ def test_secret_with_spaces_is_refused_without_echoing_it() -> None:
         ("LOG_LEVEL", "LOUD"),
         ("DEFAULT_DAILY_CREDITS", "-1"),
         ("MAX_IN_FLIGHT_PER_MEMBER", "two"),
-        ("COST_PRO_PER_SECOND", "-2"),
+        ("MODEL_UNAVAILABLE_MINUTES", "soon"),
+        ("MODEL_UNAVAILABLE_MINUTES", "0"),
         ("SHARD_COUNT", "0"),
         ("HEALTH_PORT", "http"),
         ("HEALTH_PORT", "70000"),
         ("SYNC_COMMANDS_ON_START", "maybe"),
-        ("REFERENCE_IMAGES_FIELD", "image_urls"),
     ],
 )
 def test_malformed_value_is_named_with_how_to_fix_it(name: str, value: str) -> None:
@@ -127,10 +127,68 @@ def test_data_dir_moves_the_default_database() -> None:
     assert settings.database_url == "sqlite+aiosqlite:////srv/videobot/videobot.db"
 
 
-def test_cost_rates_come_from_the_settings() -> None:
-    settings = load_settings({**REQUIRED, "COST_STD_PER_SECOND": "3", "COST_PRO_PER_SECOND": "7"}, env_file=None)
+def test_model_settings_default_to_the_shipped_table_and_a_half_hour_hold() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
 
-    assert (settings.cost_rates.std_per_second, settings.cost_rates.pro_per_second) == (3, 7)
+    assert (settings.models_file, settings.model_hold_minutes) == (None, 30.0)
+
+
+def test_models_file_and_hold_minutes_are_read(tmp_path: Path) -> None:
+    models_file = tmp_path / "models.toml"
+    models_file.write_text('[models.kling-v3]\nname = "Kling"\n')
+
+    settings = load_settings(
+        {**REQUIRED, "MODELS_FILE": str(models_file), "MODEL_UNAVAILABLE_MINUTES": "12.5"}, env_file=None
+    )
+
+    assert settings.models_file == models_file
+    assert settings.model_hold_minutes == 12.5
+
+
+@pytest.mark.parametrize("missing", ["nowhere.toml", "."])
+def test_models_file_that_is_not_a_file_is_one_clear_line(tmp_path: Path, missing: str) -> None:
+    path = tmp_path / missing
+
+    message = settings_error({**REQUIRED, "MODELS_FILE": str(path)})
+
+    assert message == (
+        f"MODELS_FILE={str(path)!r} is not valid: no such file; point it at your TOML file of model corrections."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "instead"),
+    [
+        ("COST_STD_PER_SECOND", "3", "put `cost = { std = 3 }` under each `[models.<key>]` in MODELS_FILE"),
+        ("COST_PRO_PER_SECOND", "7", "put `cost = { pro = 7 }` under each `[models.<key>]` in MODELS_FILE"),
+        ("COST_PRO_PER_SECOND", "-2", "put `cost = { pro = <credits> }` under each `[models.<key>]` in MODELS_FILE"),
+        ("REFERENCE_IMAGES_FIELD", "image_urls", 'put `references = "<json path>"` under `[models.<key>.fields]`'),
+    ],
+)
+def test_a_setting_that_moved_into_the_model_table_stops_start_up_saying_what_to_do(
+    name: str, value: str, instead: str
+) -> None:
+    message = settings_error({**REQUIRED, name: value})
+
+    assert message.startswith(f"{name} is no longer read: ")
+    assert instead in message
+    assert f"then unset {name}" in message
+    assert "\n" not in message
+
+
+def test_a_moved_setting_left_empty_is_ignored() -> None:
+    # Compose files pass unset variables as empty strings.
+    settings = load_settings({**REQUIRED, "COST_STD_PER_SECOND": "", "REFERENCE_IMAGES_FIELD": " "}, env_file=None)
+
+    assert settings.discord_token.reveal() == TOKEN
+
+
+def test_a_moved_setting_in_the_env_file_is_refused_too(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("COST_STD_PER_SECOND=2\n")
+
+    with pytest.raises(SettingsError, match=r"^COST_STD_PER_SECOND is no longer read"):
+        load_settings(REQUIRED, env_file=env_file)
 
 
 def test_env_file_is_read(tmp_path: Path) -> None:

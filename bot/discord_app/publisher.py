@@ -161,10 +161,6 @@ class DiscordPublisher:
             if url
             else text.CLIP_NO_LINK.format(user=render.user_id)
         )
-        kwargs = {}
-        reference = self._reference(render)
-        if reference is not None:
-            kwargs["reference"] = reference
         message = await translated(
             self._channel(render.channel_id).send(
                 content=content,
@@ -227,7 +223,12 @@ class DiscordPublisher:
             original = entry.get("original") if isinstance(entry, dict) else None
             fresh = entry.get("refreshed") if isinstance(entry, dict) else None
             # Only Discord's answer for a URL we asked about, and only a web URL, is passed on to a model.
-            if isinstance(original, str) and original in urls and isinstance(fresh, str) and fresh.startswith("http"):
+            if (
+                isinstance(original, str)
+                and original in urls
+                and isinstance(fresh, str)
+                and fresh.startswith(("https://", "http://"))
+            ):
                 refreshed[original] = fresh
         return refreshed
 

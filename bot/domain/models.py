@@ -374,6 +374,11 @@ def _parse_mode(entry: _Entry, mode: GenerationMode, api_id: str) -> ModeSpec:
     syntax = entry.text("reference_syntax", "<<<image_{n}>>>")
     if "{n}" not in syntax:
         raise entry.fail("reference_syntax", 'must contain "{n}", the image number')
+    try:
+        syntax.format(n=1)
+    except (KeyError, IndexError, ValueError):
+        # Filled with str.format when the payload is built: fail now, not on a member's render.
+        raise entry.fail("reference_syntax", 'only "{n}" may be in braces ("{{" for a literal brace)') from None
     hook = entry.text("hook")
     if hook is not None and hook not in HOOKS:
         raise entry.fail("hook", f"unknown hook {hook!r}; known: {', '.join(HOOKS)}")

@@ -96,13 +96,13 @@ def validate_options(raw: RawOptions, defaults: ChannelDefaults, choice: ModelCh
     Raises `RequestValidationError(option, message)` with `option` the exact slash option name.
     """
     choice = choice or shipped_choice()
-    model = _resolve_model(raw, defaults, choice)
+    notes: list[str] = []
+    model = _resolve_model(raw, defaults, choice, notes)
     prompt = _check_prompt(raw.prompt)
     takes = _check_takes(raw.takes)
     _check_declared_attachments(raw)
     generation_mode = _resolve_generation_mode(raw)
     spec = _mode_of(model, generation_mode, choice)
-    notes: list[str] = []
 
     _check_prompt_length(prompt, model, spec)
     mode = _check_quality_mode(raw.mode, defaults, model, spec)
@@ -110,7 +110,7 @@ def validate_options(raw: RawOptions, defaults: ChannelDefaults, choice: ModelCh
     explicit_ratio = _check_aspect_ratio(raw.aspect_ratio)
     negative_prompt = _check_negative_prompt(raw.negative_prompt, defaults, model, spec, choice, notes)
     cfg_scale = _check_cfg_scale(raw.cfg_scale, model, spec, choice)
-    sound = _check_sound(raw.sound, defaults, model, spec, choice)
+    sound = _check_sound(raw.sound, defaults, model, spec, choice, notes)
     seed = _check_seed(raw.seed, model, spec, choice)
     watermark = _check_watermark(raw.watermark, model, spec, choice)
     _check_model_images(raw, model, spec, choice)
@@ -168,7 +168,7 @@ def with_take_seeds(request: VideoRequest, spec: ModelSpec, draw: Callable[[], i
 # ---- the model -----------------------------------------------------------------------------------------
 
 
-def _resolve_model(raw: RawOptions, defaults: ChannelDefaults, choice: ModelChoice) -> ModelSpec:
+def _resolve_model(raw: RawOptions, defaults: ChannelDefaults, choice: ModelChoice, notes: list[str]) -> ModelSpec:
     usable = choice.usable()
     if raw.model is not None:
         key = raw.model.strip()
@@ -180,20 +180,23 @@ def _resolve_model(raw: RawOptions, defaults: ChannelDefaults, choice: ModelChoi
                 "model", f"{spec.label} can't be used right now: {choice.unavailable[key]}. {_pick(usable, 'Pick')}"
             )
         return spec
-    for default in (defaults.model, choice.default):
-        if default is None:
-            continue
-        key = default
-        spec = choice.table.get(key)
-        if spec is not None and spec.enabled and key not in choice.unavailable:
-            return spec
-        if spec is not None and key in choice.unavailable:
-            raise RequestValidationError(
-                "model",
-                f"The default model here, {spec.label}, can't be used right now: {choice.unavailable[key]}. "
-                f"{_pick(usable, 'Pick')}",
-            )
-    raise RequestValidationError("model", f"No default model is set here; {_pick(usable)}")
+    channel = choice.table.get(defaults.model) if defaults.model else None
+    if channel is not None and channel.enabled and channel.key not in choice.unavailable:
+        return channel
+    server = choice.table.get(choice.default)
+    if server is None or not server.enabled or server.key in choice.unavailable:
+        why = choice.unavailable.get(choice.default, "it is no longer offered")
+        name = server.label if server is not None else f"`{choice.default}`"
+        raise RequestValidationError(
+            "model", f"The default model here, {name}, can't be used right now: {why}. {_pick(usable, 'Pick')}"
+        )
+    if defaults.model is not None:
+        # The member chose nothing: the server's default stands in for a channel default that can't be used.
+        why = choice.unavailable.get(defaults.model, "it is no longer offered")
+        notes.append(
+            f"This channel's default model `{defaults.model}` can't be used ({why}): {server.label} renders it."
+        )
+    return server
 
 
 def _pick(usable: list[ModelSpec], verb: str = "pick") -> str:
@@ -321,7 +324,7 @@ def _check_duration(
     if not spec.durations.allows(value):
         raise RequestValidationError(
             "duration",
-            f"{model.label} makes clips of {spec.durations.describe()}; you gave {value} s. "
+            f"`duration` must be {spec.durations.describe()} for {model.label}; you gave {value} s. "
             "Pick a length it takes, or another `model`.",
         )
     return value
@@ -394,13 +397,22 @@ def _check_cfg_scale(value: float | None, model: ModelSpec, spec: ModeSpec, choi
 
 
 def _check_sound(
-    value: bool | None, defaults: ChannelDefaults, model: ModelSpec, spec: ModeSpec, choice: ModelChoice
+    value: bool | None,
+    defaults: ChannelDefaults,
+    model: ModelSpec,
+    spec: ModeSpec,
+    choice: ModelChoice,
+    notes: list[str],
 ) -> bool:
     if spec.sound is SoundSupport.NONE:
         if value:
             raise _unsupported("sound", model, choice, lambda m: m.offers("sound"))
+        if value is None and defaults.sound:
+            notes.append(f"The channel's default sound is not used: {model.label} makes silent clips.")
         return False
     if spec.sound is SoundSupport.ALWAYS:
+        if value is None and defaults.sound is False:
+            notes.append(f"The channel's default (no sound) is not used: {model.label} always makes sound here.")
         if value is False:
             others = [m.key for m in choice.usable() if m.key != model.key and _can_be_silent(m)]
             raise RequestValidationError(
@@ -602,9 +614,13 @@ def _code_list(names: list[str]) -> str:
     return ", ".join(f"`{name}`" for name in names)
 
 
-def revalidate_prompt(request: VideoRequest, prompt: str) -> VideoRequest:
-    """The same request with a new prompt (Remix), checked against the images the request already carries."""
+def revalidate_prompt(request: VideoRequest, prompt: str, model: ModelSpec | None = None) -> VideoRequest:
+    """The same request with a new prompt (Remix), checked against the images the request already carries and,
+    when known, its model's own prompt limit (a model gone from the table is refused later, when submitted)."""
     text = _check_prompt(prompt)
+    spec = model.mode(request.generation_mode) if model is not None else None
+    if model is not None and spec is not None:
+        _check_prompt_length(text, model, spec)
     given = sorted(slot.index for slot in request.images if slot.role is ImageRole.REFERENCE)
     mentioned = {int(number) for number in IMAGE_MENTION.findall(text)}
     missing = [n for n in given if n not in mentioned]

@@ -6,6 +6,8 @@ in a crafted interaction are checked here again, whatever Discord's option limit
 
 Conventions of the update methods: an argument left as None means "leave as it is"; for the optional limits
 (budgets, renders in flight, approval thresholds) 0 means "none".
+
+Setting keys, labels and how values are stored and shown come from `bot.domain.settings_catalog.SETTINGS`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 from bot.domain.errors import RequestValidationError
+from bot.domain.models import ModelSpec, ModelTable
 from bot.domain.quota import as_utc, is_exempt, member_daily_limit, next_reset
 from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
-from bot.domain.validation import MAX_DURATION, MAX_NEGATIVE_PROMPT_CHARS, MIN_DURATION
+from bot.domain.settings_catalog import SETTINGS, Scope
+from bot.domain.validation import MAX_DURATION, MAX_NEGATIVE_PROMPT_CHARS, MIN_DURATION, shipped_choice
 from bot.services.tracker import utc_now
 from bot.storage.config import AuditEntry, GuildConfigRepository
 from bot.storage.renders import RenderRecord, RenderRepository
@@ -41,7 +45,7 @@ USAGE_PERIODS = (7, 30)
 
 @dataclass(frozen=True)
 class Change:
-    """One setting a command touched: its key (see `bot.discord_app.ui.admin_text.LABELS`), before and after."""
+    """One setting a command touched: its key (see `bot.domain.settings_catalog.SETTINGS`), before and after."""
 
     setting: str
     before: Any
@@ -129,6 +133,27 @@ class UsageReport:
         return sum(day.renders for day in self.by_day)
 
 
+@dataclass(frozen=True)
+class ModelState:
+    """One model the bot offers, as this server has it."""
+
+    spec: ModelSpec
+    on: bool  # members of this server may pick it
+    default: bool  # the server's default model
+
+
+@dataclass(frozen=True)
+class ServerModels:
+    """The models of a server: each one the bot offers (table order), and the default."""
+
+    models: list[ModelState]
+    default: str  # the key used when a member picks none (and the channel has no default model)
+    default_inherited: bool  # the server chose none: the bot's DEFAULT_MODEL
+    default_offered: bool  # False when the default is no longer in the bot's table (the operator removed it)
+    # Channels whose own default model can't be used here (turned off): members there must pick a model.
+    stranded_channels: dict[int, str]
+
+
 def parse_credits(option: str, raw: str) -> int | Unlimited:
     """A credits value as a moderator types it: a whole number, or `unlimited` (also `none`, `off`)."""
     value = raw.strip().lower().replace(",", "").replace("_", "")
@@ -158,10 +183,15 @@ class AdminService:
         *,
         config: GuildConfigRepository,
         renders: RenderRepository,
+        models: ModelTable | None = None,
+        default_model: str | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`models` is the bot's table and `default_model` its DEFAULT_MODEL (both: the shipped ones by default)."""
         self._config = config
         self._renders = renders
+        self._models = models or shipped_choice().table
+        self._default_model = default_model or shipped_choice().default
         self._now = now
 
     # ---- quotas ------------------------------------------------------------------------------------------
@@ -348,12 +378,33 @@ class AdminService:
         aspect_ratio: str | None = None,
         negative_prompt: str | None = None,
         thread_per_request: bool | None = None,
+        model: str | None = None,
+        sound: bool | None = None,
         clear: bool = False,
         actor_id: int,
     ) -> list[Change]:
-        """Change the given defaults of a channel (the others are kept); `clear` first drops them all."""
+        """Change the given defaults of a channel (the others are kept); `clear` first drops them all.
+
+        `model` must be a model members of this server may pick; an empty `model` removes the channel's own
+        default model (the server's applies again).
+        """
         current = await self._config.channel_defaults(guild_id, channel_id)
         wanted = ChannelDefaults() if clear else current
+        if model is not None:
+            key = model.strip()
+            if key:
+                spec = self._offered("model", key)
+                if spec.key in (await self._config.rules(guild_id)).disabled_models:
+                    raise RequestValidationError(
+                        "model",
+                        f"{spec.label} is turned off in this server, so it can't be a channel's default. "
+                        f"Turn it on first with `/videoadmin models enable:{spec.key}`.",
+                    )
+                wanted = replace(wanted, model=spec.key)
+            else:
+                wanted = replace(wanted, model=None)
+        if sound is not None:
+            wanted = replace(wanted, sound=sound)
         if mode is not None:
             wanted = replace(wanted, mode=_choice("mode", mode, QualityMode))
         if duration is not None:
@@ -373,9 +424,94 @@ class AdminService:
         if wanted != current:
             await self._config.set_channel_defaults(guild_id, channel_id, wanted, actor_id=actor_id)
         return [
-            Change(f"channel_defaults.{name}", getattr(current, name), getattr(wanted, name))
-            for name in ("mode", "duration", "aspect_ratio", "negative_prompt", "thread_per_request")
+            Change(setting.key, getattr(current, setting.field), getattr(wanted, setting.field))
+            for setting in SETTINGS.of(Scope.CHANNEL)
         ]
+
+    # ---- models ------------------------------------------------------------------------------------------
+
+    async def models(self, guild_id: int) -> ServerModels:
+        """Which of the bot's models members of this server may pick, and the default."""
+        rules = await self._config.rules(guild_id)
+        default = rules.default_model or self._default_model
+        offered = self._models.enabled()
+        usable = {spec.key for spec in offered if spec.key not in rules.disabled_models}
+        stranded = {
+            channel: defaults.model
+            for channel, defaults in (await self._config.all_channel_defaults(guild_id)).items()
+            if defaults.model is not None and defaults.model not in usable
+        }
+        return ServerModels(
+            models=[ModelState(spec, spec.key in usable, spec.key == default) for spec in offered],
+            default=default,
+            default_inherited=rules.default_model is None,
+            default_offered=default in {spec.key for spec in offered},
+            stranded_channels=stranded,
+        )
+
+    async def set_models(
+        self,
+        guild_id: int,
+        *,
+        enable: str | None = None,
+        disable: str | None = None,
+        default: str | None = None,
+        actor_id: int,
+    ) -> list[Change]:
+        """Turn a model on or off for this server, and/or make one the server's default (None = unchanged).
+
+        The default must be a model that stays on; the default, and the last model on, can't be turned off.
+        Both changes of one command are one audited change.
+        """
+        turn_on = self._offered("enable", enable) if enable is not None else None
+        turn_off = self._offered("disable", disable) if disable is not None else None
+        new_default = self._offered("default", default) if default is not None else None
+        if turn_on is not None and turn_off is not None and turn_on.key == turn_off.key:
+            raise RequestValidationError(None, f"`enable` and `disable` both name {turn_on.label}; pick one.")
+        rules = await self._config.rules(guild_id)
+        disabled = set(rules.disabled_models)
+        if turn_on is not None:
+            disabled.discard(turn_on.key)
+        if turn_off is not None:
+            disabled.add(turn_off.key)
+        default_key = new_default.key if new_default is not None else rules.default_model
+        effective = default_key or self._default_model
+        if turn_off is not None and turn_off.key == effective:
+            raise RequestValidationError(
+                "disable",
+                f"{turn_off.label} is this server's default model, so it can't be turned off. Make another model "
+                "the default first (`default:`, in the same command if you like).",
+            )
+        if not any(spec.key not in disabled for spec in self._models.enabled()):
+            assert turn_off is not None  # only turning a model off can leave none on
+            raise RequestValidationError(
+                "disable", f"{turn_off.label} is the last model on in this server; members need at least one."
+            )
+        if new_default is not None and new_default.key in disabled:
+            raise RequestValidationError(
+                "default",
+                f"{new_default.label} is turned off in this server, so it can't be the default. Turn it on "
+                f"first (`enable:{new_default.key}`, in the same command if you like).",
+            )
+        changes = [
+            Change("disabled_models", rules.disabled_models, frozenset(disabled)),
+            Change("default_model", rules.default_model, default_key),
+        ]
+        changed = {change.setting: change.after for change in changes if change.changed}
+        if changed:
+            await self._config.set_guild_settings(guild_id, "models.set", changed, actor_id=actor_id)
+            log.info("guild %s: models %s by %s", guild_id, changed, actor_id)
+        return changes
+
+    def _offered(self, option: str, key: str) -> ModelSpec:
+        """The model a moderator named, if the bot offers it (crafted interactions can name anything)."""
+        spec = self._models.get(key.strip())
+        if spec is None or not spec.enabled:
+            offered = ", ".join(f"`{spec.key}`" for spec in self._models.enabled())
+            raise RequestValidationError(
+                option, f"`{option}`: `{key.strip()}` is not a model this bot offers. Pick one of {offered}."
+            )
+        return spec
 
     # ---- approvals ---------------------------------------------------------------------------------------
 

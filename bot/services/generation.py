@@ -101,11 +101,18 @@ class GenerationService:
                 unavailable.setdefault(
                     key, f"ModelStream can't run it at the moment (back <t:{int(until.timestamp())}:R>)"
                 )
-        return ModelChoice(self._models, rules.default_model or self._default_model, unavailable)
+        default = self._default_model
+        spec = self._models.get(rules.default_model) if rules.default_model is not None else None
+        if spec is not None and spec.enabled:
+            # Only a model the table still offers: otherwise the bot's default applies.
+            default = spec.key
+        return ModelChoice(self._models, default, unavailable)
 
     def fresh_seed(self, request: VideoRequest) -> VideoRequest:
         """The same request with a newly drawn seed when its model takes one (Regenerate)."""
-        spec = self.model(request).mode(request.generation_mode)
+        model = self._models.get(request.model)
+        # A model gone from the table is left as it is: submitting it then says the model is no longer offered.
+        spec = model.mode(request.generation_mode) if model is not None else None
         if spec is None or not spec.seed:
             return request
         return request.with_seed(self._draw_seed())

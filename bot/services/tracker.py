@@ -324,8 +324,15 @@ class Tracker:
             request = await self._fresh_urls(render.request, model)
             payload = build_create_payload(request, model, images)
         except PublishUnavailable as error:
+            # Discord is having a moment: keep the request and ask again later, but not for ever (credits and the
+            # member's in-flight slot are held meanwhile, and a refusal Discord keeps repeating looks the same).
+            attempts = render.poll_count + 1
+            if attempts >= MAX_SUBMIT_ATTEMPTS:
+                log.warning("render %s: attachment URLs never refreshed (%s); giving up", render.id, error)
+                return await self._fail(render, FailureKind.INPUT_MISSING, None), timedelta(0)
+            await self._renders.update(render.id, now=self._now(), poll_count=attempts)
             log.warning("render %s: attachment URLs not refreshed yet (%s); will retry", render.id, error)
-            return render, timedelta(seconds=self._config.poll_interval)
+            return await self._reload(render), timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
         except (ValueError, PublishError) as error:
             log.warning("render %s: request cannot be built (%s)", render.id, error)
             return await self._fail(render, FailureKind.INPUT_MISSING, None), timedelta(0)

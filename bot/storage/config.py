@@ -7,13 +7,16 @@ Guild-wide settings left unconfigured inherit the bot-wide defaults given to the
 changing a default reaches every guild that never chose otherwise: a NULL column means "inherit". The optional
 limits (default daily credits, budgets, renders in flight) can also be configured as "unlimited", which is
 stored as -1 because NULL already means "inherit".
+
+Which guild settings exist, their columns, how each is stored and audited, and the keys of a channel's defaults
+all come from `bot.domain.settings_catalog.SETTINGS`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,7 +24,8 @@ from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.quota_types import ApprovalRules, GuildRules
-from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
+from bot.domain.request import ChannelDefaults
+from bot.domain.settings_catalog import SETTINGS, Scope, Setting
 from bot.storage.db import Database
 from bot.storage.tables import (
     audit_log,
@@ -33,8 +37,6 @@ from bot.storage.tables import (
     role_limits,
 )
 from bot.storage.usage import day_key, lock_guild, read_usage
-
-UNLIMITED = -1
 
 Reader = Callable[[AsyncConnection], Awaitable[Any]]
 Writer = Callable[[AsyncConnection], Awaitable[None]]
@@ -52,54 +54,8 @@ class AuditEntry:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class _Field:
-    """How a GuildRules field is stored in guild_settings."""
-
-    column: str
-    dump: Callable[[Any], Any]
-    load: Callable[[Any], Any]
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _dump_limit(value: int | None) -> int:
-    return UNLIMITED if value is None else value
-
-
-def _load_limit(stored: int) -> int | None:
-    return None if stored == UNLIMITED else stored
-
-
-def _dump_role_ids(ids: frozenset[int]) -> str:
-    return json.dumps(sorted(ids))
-
-
-def _load_role_ids(stored: str) -> frozenset[int]:
-    return frozenset(int(role) for role in json.loads(stored))
-
-
-def _dump_approval(rules: ApprovalRules) -> str:
-    return json.dumps(asdict(rules))
-
-
-def _load_approval(stored: str) -> ApprovalRules:
-    return ApprovalRules(**json.loads(stored))
-
-
-_GUILD_FIELDS: dict[str, _Field] = {
-    "default_daily_credits": _Field("default_daily_credits", _dump_limit, _load_limit),
-    "daily_budget": _Field("daily_budget", _dump_limit, _load_limit),
-    "monthly_budget": _Field("monthly_budget", _dump_limit, _load_limit),
-    "max_in_flight_per_member": _Field("max_in_flight_per_member", _dump_limit, _load_limit),
-    "cooldown_seconds": _Field("cooldown_seconds", _same, int),
-    "exempt_role_ids": _Field("exempt_role_ids", _dump_role_ids, _load_role_ids),
-    "paused": _Field("paused", _same, bool),
-    "moderator_channel_id": _Field("moderator_channel_id", _same, int),
-    "approval": _Field("approval_rules", _dump_approval, _load_approval),
-}
+# The guild-wide settings stored in guild_settings, one column each (see bot.domain.settings_catalog).
+_GUILD_SETTINGS: dict[str, Setting] = {setting.field: setting for setting in SETTINGS.of(Scope.GUILD)}
 
 
 class GuildConfigRepository:
@@ -121,7 +77,7 @@ class GuildConfigRepository:
     async def rules(self, guild_id: int) -> GuildRules:
         """The guild's rules: what its moderators set, the bot-wide defaults for the rest."""
         async with self._db.read() as conn:
-            settings = await self._guild_fields(conn, guild_id, _GUILD_FIELDS)
+            settings = await self._guild_fields(conn, guild_id, _GUILD_SETTINGS)
             members = await conn.execute(
                 select(member_limits.c.user_id, member_limits.c.daily_credits).where(
                     member_limits.c.guild_id == guild_id
@@ -152,6 +108,16 @@ class GuildConfigRepository:
         """The defaults a moderator set for the channel (all None when none were set)."""
         async with self._db.read() as conn:
             return await self._channel_defaults(conn, guild_id, channel_id)
+
+    async def all_channel_defaults(self, guild_id: int) -> dict[int, ChannelDefaults]:
+        """Every channel of the guild that has defaults set, with them."""
+        query = select(channel_settings.c.channel_id, channel_settings.c.defaults).where(
+            channel_settings.c.guild_id == guild_id, channel_settings.c.defaults.is_not(None)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        found = {int(channel): _channel_defaults_from_dict(json.loads(stored)) for channel, stored in rows}
+        return {channel: defaults for channel, defaults in found.items() if defaults != ChannelDefaults()}
 
     async def audit(self, guild_id: int, limit: int = 20) -> list[AuditEntry]:
         """The guild's latest configuration changes, newest first."""
@@ -280,6 +246,17 @@ class GuildConfigRepository:
         """Where approvals and spend alerts go; None = nowhere."""
         await self._set_guild(guild_id, actor_id, "moderator_channel.set", {"moderator_channel_id": channel_id})
 
+    async def set_guild_settings(self, guild_id: int, action: str, values: Mapping[str, Any], *, actor_id: int) -> None:
+        """Store the given guild settings (GuildRules field -> value, see SETTINGS) as one audited change.
+
+        Only what is given is written: the others stay as they are (unset ones keep following the bot-wide
+        defaults). None stores "inherit" for the settings whose codec has no other meaning for it.
+        """
+        unknown = set(values) - set(_GUILD_SETTINGS)
+        if unknown or not values:
+            raise ValueError(f"set_guild_settings() takes guild settings only, not {sorted(unknown) or 'nothing'}")
+        await self._set_guild(guild_id, actor_id, action, values)
+
     async def set_limits(
         self,
         guild_id: int,
@@ -333,14 +310,15 @@ class GuildConfigRepository:
             )
 
     async def _set_guild(self, guild_id: int, actor_id: int, action: str, values: Mapping[str, Any]) -> None:
-        """Set GuildRules fields stored in guild_settings."""
-        wanted = {name: _GUILD_FIELDS[name] for name in values}
+        """Set GuildRules fields stored in guild_settings; the audit shows each as its codec's JSON."""
+        wanted = {name: _GUILD_SETTINGS[name] for name in values}
 
         async def read(conn: AsyncConnection) -> dict[str, Any]:
-            return await self._guild_fields(conn, guild_id, wanted)
+            current = await self._guild_fields(conn, guild_id, wanted)
+            return {name: wanted[name].codec.to_json(value) for name, value in current.items()}
 
         async def write(conn: AsyncConnection) -> None:
-            columns = {field.column: field.dump(values[name]) for name, field in wanted.items()}
+            columns = {setting.storage_key: setting.codec.dump(values[name]) for name, setting in wanted.items()}
             await conn.execute(
                 self._db.insert(guild_settings)
                 .values(guild_id=guild_id, **columns)
@@ -419,16 +397,18 @@ class GuildConfigRepository:
             )
         )
 
-    async def _guild_fields(self, conn: AsyncConnection, guild_id: int, wanted: Mapping[str, _Field]) -> dict[str, Any]:
+    async def _guild_fields(
+        self, conn: AsyncConnection, guild_id: int, wanted: Mapping[str, Setting]
+    ) -> dict[str, Any]:
         """The effective value of each wanted GuildRules field: stored, or the default when NULL/no row."""
-        columns = [guild_settings.c[field.column] for field in wanted.values()]
+        columns = [guild_settings.c[setting.storage_key] for setting in wanted.values()]
         row = (await conn.execute(select(*columns).where(guild_settings.c.guild_id == guild_id))).first()
         stored = dict(row._mapping) if row else {}
         return {
             name: getattr(self._defaults, name)
-            if stored.get(field.column) is None
-            else field.load(stored[field.column])
-            for name, field in wanted.items()
+            if stored.get(setting.storage_key) is None
+            else setting.codec.load(stored[setting.storage_key])
+            for name, setting in wanted.items()
         }
 
     async def _channel_defaults(self, conn: AsyncConnection, guild_id: int, channel_id: int) -> ChannelDefaults:
@@ -453,34 +433,26 @@ def _primary_key(table: Any) -> list[Any]:
 
 
 def _channel_defaults_to_dict(defaults: ChannelDefaults) -> dict[str, Any]:
+    """A channel's defaults as stored (JSON), one key per CHANNEL setting; the audit keeps the same."""
     return {
-        "mode": defaults.mode.value if defaults.mode else None,
-        "duration": defaults.duration,
-        "aspect_ratio": defaults.aspect_ratio.value if defaults.aspect_ratio else None,
-        "negative_prompt": defaults.negative_prompt,
-        "thread_per_request": defaults.thread_per_request,
+        setting.storage_key: setting.codec.dump(getattr(defaults, setting.field))
+        for setting in SETTINGS.of(Scope.CHANNEL)
     }
 
 
 def _channel_defaults_from_dict(data: Mapping[str, Any]) -> ChannelDefaults:
-    mode, ratio = data.get("mode"), data.get("aspect_ratio")
+    # A key missing (stored before that setting existed) or null is "not set": the field's own default.
     return ChannelDefaults(
-        mode=QualityMode(mode) if mode else None,
-        duration=data.get("duration"),
-        aspect_ratio=AspectRatio(ratio) if ratio else None,
-        negative_prompt=data.get("negative_prompt"),
-        thread_per_request=bool(data.get("thread_per_request", False)),
+        **{
+            setting.field: setting.codec.load(data[setting.storage_key])
+            for setting in SETTINGS.of(Scope.CHANNEL)
+            if data.get(setting.storage_key) is not None
+        }
     )
 
 
 def _jsonable(value: Any) -> Any:
-    """Settings as plain JSON values: sets become sorted lists, dataclasses dicts, datetimes ISO text."""
-    if isinstance(value, ApprovalRules):
-        return asdict(value)
-    if isinstance(value, ChannelDefaults):
-        return _channel_defaults_to_dict(value)
-    if isinstance(value, frozenset | set):
-        return sorted(value)
+    """Rows as plain JSON values: datetimes as ISO text (settings come as their codec's JSON already)."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):

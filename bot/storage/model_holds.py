@@ -34,18 +34,28 @@ class ModelHolds:
     async def active(self, now: datetime) -> dict[str, datetime]:
         """The models held at `now`, with when each comes back; expired holds are forgotten."""
         async with self._db.read() as conn:
-            rows = (await conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.like(_PREFIX + "%")))).all()
+            rows = (
+                await conn.execute(
+                    # autoescape: the "_" in the prefix is a LIKE wildcard otherwise, and would match other keys.
+                    select(meta.c.key, meta.c.value).where(meta.c.key.startswith(_PREFIX, autoescape=True))
+                )
+            ).all()
         held: dict[str, datetime] = {}
-        expired: list[str] = []
+        expired: list[tuple[str, str]] = []
         for key, value in rows:
-            until = datetime.fromisoformat(value)
-            if until > now:
+            try:
+                until = datetime.fromisoformat(value)
+            except ValueError:
+                until = None  # not written by hold(): treated as over rather than failing every request
+            if until is not None and until > now:
                 held[key.removeprefix(_PREFIX)] = until
             else:
-                expired.append(key)
+                expired.append((key, value))
         if expired:
             async with self._db.write() as conn:
-                await conn.execute(delete(meta).where(meta.c.key.in_(expired)))
+                for key, value in expired:
+                    # Only the hold that was read: another process may have held the model again meanwhile.
+                    await conn.execute(delete(meta).where(meta.c.key == key, meta.c.value == value))
         return held
 
     async def release(self, model: str) -> None:

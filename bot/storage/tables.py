@@ -129,7 +129,8 @@ images = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
-# Columns left NULL inherit the bot-wide default; for the optional limits -1 stores "unlimited" (see config.py).
+# Columns left NULL inherit the bot-wide default; for the optional limits -1 stores "unlimited". Each column is a
+# guild setting of bot.domain.settings_catalog (its codec says what is stored).
 guild_settings = Table(
     "guild_settings",
     metadata,
@@ -143,6 +144,8 @@ guild_settings = Table(
     Column("paused", Boolean, nullable=False, server_default=false()),
     _id("moderator_channel_id"),
     Column("approval_rules", Text),  # JSON of ApprovalRules
+    Column("default_model", String(64)),  # a model table key; NULL = the bot's DEFAULT_MODEL
+    Column("disabled_models", Text),  # JSON list of model keys turned off in this guild
     # Bumped by every reservation: the row lock it takes serialises reservations of one guild.
     Column("reservation_seq", BigInteger, nullable=False, server_default=text("0")),
 )

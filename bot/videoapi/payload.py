@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.domain.images import image_mime
 from bot.domain.models import ImageTransport, ModelSpec, ModeSpec, SoundSupport, Target
-from bot.domain.request import ImageRole, ImageSlot, VideoRequest
+from bot.domain.request import GenerationMode, ImageRole, ImageSlot, VideoRequest
 from bot.domain.validation import IMAGE_MENTION
 
 Hook = Callable[[dict[str, Any], VideoRequest, ModeSpec], None]
@@ -30,6 +30,7 @@ def build_create_payload(request: VideoRequest, model: ModelSpec, images: Mappin
     spec = model.mode(request.generation_mode)
     if spec is None:
         raise ValueError(f"{model.key} has no {request.generation_mode.value} mode")
+    _check_images(request, model, spec)
     body: dict[str, Any] = {"model": spec.api_id}
 
     def put(option: str, value: Any) -> None:
@@ -133,6 +134,33 @@ def _encoder(transport: ImageTransport, images: Mapping[str, bytes]) -> Callable
         return f"data:{image_mime(data)};base64,{encoded}" if transport is ImageTransport.DATA_URI else encoded
 
     return encode
+
+
+# The images each generation mode carries; validation guarantees it, and an image is never dropped silently.
+_MODE_ROLES: Mapping[GenerationMode, frozenset[ImageRole]] = {
+    GenerationMode.TEXT: frozenset(),
+    GenerationMode.IMAGE: frozenset({ImageRole.FIRST_FRAME, ImageRole.LAST_FRAME}),
+    GenerationMode.REFERENCE: frozenset({ImageRole.REFERENCE}),
+}
+_ROLE_OPTION = {
+    ImageRole.FIRST_FRAME: "first_frame",
+    ImageRole.LAST_FRAME: "last_frame",
+    ImageRole.REFERENCE: "references",
+}
+
+
+def _check_images(request: VideoRequest, model: ModelSpec, spec: ModeSpec) -> None:
+    mode = request.generation_mode
+    for slot in request.images:
+        if slot.role not in _MODE_ROLES[mode]:
+            raise ValueError(f"a {mode.value} request cannot carry a {slot.role.value} image")
+        takes_it = spec.last_frame if slot.role is ImageRole.LAST_FRAME else True
+        if not takes_it or _ROLE_OPTION[slot.role] not in spec.fields:
+            raise ValueError(f"{model.key} has no field for the {slot.role.value} image in {mode.value} mode")
+    if mode is GenerationMode.IMAGE and not _slots(request, ImageRole.FIRST_FRAME):
+        raise ValueError("an image request needs a first frame")
+    if mode is GenerationMode.REFERENCE and not _slots(request, ImageRole.REFERENCE):
+        raise ValueError("a reference request needs at least one reference image")
 
 
 def _slots(request: VideoRequest, role: ImageRole) -> list[ImageSlot]:

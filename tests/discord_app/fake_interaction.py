@@ -95,6 +95,8 @@ class FakeInteraction:
         self.data = {"custom_id": custom_id}
         self.message = None
         self.permissions = discord.Permissions.none()
+        self.guild = None  # never loaded: handlers work from ids
+        self.filesize_limit = 25 * 1024 * 1024  # what Discord says the bot may upload here
         self.client = SimpleNamespace(
             services=SimpleNamespace(renders=FakeRenders(self.recorder, renders, stall=stall))
         )

@@ -5,18 +5,33 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from bot.discord_app import flows
-from bot.discord_app.ui import text
+from bot.discord_app.ui import text, views
+from bot.discord_app.ui.status import describe_settings
 from bot.domain.errors import RequestValidationError
 from bot.domain.images import CheckedImage
-from bot.domain.request import AttachmentRef
-from tests.discord_app.fake_interaction import FakeInteraction
+from bot.domain.models import load_model_table
+from bot.domain.request import AspectRatio, AttachmentRef, GenerationMode, QualityMode, VideoRequest
+from bot.services.generation import GenerationService
+from bot.storage.alerts import AlertRepository
+from bot.storage.config import GuildConfigRepository
+from bot.storage.images import ImageStore
+from bot.storage.model_holds import ModelHolds
+from bot.storage.renders import RenderRepository
+from tests.discord_app.fake_interaction import GUILD, USER, FakeInteraction
 from tests.e2e.conftest import image_bytes
+from tests.services.recording_publisher import RecordingPublisher
+from tests.storage.builders import T0
+from tests.storage.databases import open_database
 
 
 async def test_images_are_checked_and_fitted_in_one_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,3 +123,104 @@ def test_the_internal_error_does_not_promise_that_nothing_was_charged() -> None:
     # It may be raised after the reservation: the member is told where to look instead.
     assert "Nothing was charged" not in text.INTERNAL_ERROR
     assert "If your request was accepted" in text.INTERNAL_ERROR
+
+
+# ---- Regenerate of a model that can no longer be used ----------------------------------------------------
+
+RENDER_ID = "0123456789abcdef0123456789abcdef"
+DRAWN_SEED = 4242
+
+
+def veo_request() -> VideoRequest:
+    return VideoRequest(
+        prompt="a lighthouse in a storm",
+        generation_mode=GenerationMode.TEXT,
+        mode=QualityMode.STD,
+        duration=4,
+        aspect_ratio=AspectRatio.WIDE,
+        model="veo-3.1",
+        sound=False,
+        seed=7,
+    )
+
+
+@dataclass
+class Regenerating:
+    """A delivered render of this guild and the real services behind its Regenerate button."""
+
+    interaction: FakeInteraction
+    holds: ModelHolds
+    renders: RenderRepository
+    publisher: RecordingPublisher
+
+    async def press(self) -> list[str]:
+        await views.RegenerateButton(RENDER_ID).callback(self.interaction.as_discord())
+        return self.interaction.recorder.shown
+
+
+@pytest.fixture
+async def regenerating(tmp_path: Path) -> AsyncIterator[Callable[[VideoRequest], Regenerating]]:
+    async with open_database("sqlite", tmp_path) as db:
+
+        def build(request: VideoRequest) -> Regenerating:
+            renders = RenderRepository(db)
+            holds = ModelHolds(db)
+            publisher = RecordingPublisher()
+            generation = GenerationService(
+                renders=renders,
+                images=ImageStore(db),
+                config=GuildConfigRepository(db),
+                alerts=AlertRepository(db),
+                publisher=publisher,
+                models=load_model_table(),
+                default_model="kling-v3",
+                wake_tracker=lambda: None,
+                holds=holds,
+                now=lambda: T0,
+                draw_seed=lambda: DRAWN_SEED,
+            )
+            stored = SimpleNamespace(id=RENDER_ID, guild_id=GUILD, user_id=USER, request=request)
+            interaction = FakeInteraction({RENDER_ID: stored})
+            interaction.client.services.generation = generation
+            return Regenerating(interaction, holds, renders, publisher)
+
+        yield build
+
+
+async def test_regenerate_of_a_model_kept_off_is_refused_with_nothing_charged(
+    regenerating: Callable[[VideoRequest], Regenerating],
+) -> None:
+    setup = regenerating(veo_request())
+    await setup.holds.hold("veo-3.1", T0 + timedelta(minutes=30))
+
+    shown = await setup.press()
+
+    reason = f"ModelStream can't run it at the moment (back <t:{int((T0 + timedelta(minutes=30)).timestamp())}:R>)"
+    assert shown == [text.MODEL_GONE.format(model="veo-3.1", reason=reason)]
+    assert await setup.renders.recent(GUILD) == []
+    assert setup.publisher.events == []
+
+
+async def test_regenerate_of_a_model_gone_from_the_table_is_refused(
+    regenerating: Callable[[VideoRequest], Regenerating],
+) -> None:
+    setup = regenerating(replace(veo_request(), model="veo-2"))
+
+    shown = await setup.press()
+
+    assert shown == [text.MODEL_GONE.format(model="veo-2", reason="it is no longer offered")]
+    assert await setup.renders.recent(GUILD) == []
+
+
+async def test_regenerate_sends_the_same_settings_with_a_new_seed_shown_on_the_card(
+    regenerating: Callable[[VideoRequest], Regenerating],
+) -> None:
+    setup = regenerating(veo_request())
+
+    shown = await setup.press()
+
+    assert shown[0].startswith("Your video is on its way!")
+    [post] = setup.publisher.posts
+    assert post.render is not None
+    assert post.render.request == replace(veo_request(), seed=DRAWN_SEED)
+    assert f"seed {DRAWN_SEED}" in describe_settings(post.render.request, load_model_table().get("veo-3.1"))

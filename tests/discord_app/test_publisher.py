@@ -1,11 +1,17 @@
-"""Discord's failures reach the services as the publisher errors they know how to handle."""
+"""Discord's failures reach the services as the publisher errors they know how to handle, and Discord's answers
+are read defensively before anything in them is passed on."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any, cast
+
 import aiohttp
+import discord
 import pytest
 
-from bot.discord_app.publisher import translated
+from bot.discord_app.publisher import DiscordPublisher, translated
+from bot.domain.models import load_model_table
 from bot.services.ports import PublishUnavailable
 
 
@@ -15,3 +21,64 @@ async def test_a_connection_dropped_by_discord_is_an_outage() -> None:
 
     with pytest.raises(PublishUnavailable):
         await translated(post())
+
+
+class FakeHttp:
+    """discord.py's HTTP client as refresh_attachment_urls uses it: one request, one canned answer (or error)."""
+
+    def __init__(self, answer: Any = None, error: Exception | None = None) -> None:
+        self.answer = answer
+        self.error = error
+        self.sent: list[tuple[str, str, Any]] = []
+
+    async def request(self, route: discord.http.Route, *, json: Any = None) -> Any:
+        self.sent.append((route.method, route.path, json))
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
+def publisher_with(http: FakeHttp) -> DiscordPublisher:
+    publisher = DiscordPublisher(render_timeout=3600.0, models=load_model_table())
+    publisher.bind(cast(discord.Client, SimpleNamespace(http=http)))
+    return publisher
+
+
+STALE = "https://cdn.discordapp.com/attachments/1/2/a.png?ex=1&is=0&hm=x"
+OTHER = "https://cdn.discordapp.com/attachments/1/2/b.png?ex=1&is=0&hm=y"
+
+
+async def test_refreshed_urls_are_asked_for_and_mapped_to_the_originals() -> None:
+    fresh = STALE.replace("ex=1", "ex=ffffffff")
+    http = FakeHttp({"refreshed_urls": [{"original": STALE, "refreshed": fresh}]})
+
+    refreshed = await publisher_with(http).refresh_attachment_urls([STALE])
+
+    assert refreshed == {STALE: fresh}
+    assert http.sent == [("POST", "/attachments/refresh-urls", {"attachment_urls": [STALE]})]
+
+
+async def test_only_web_urls_for_urls_asked_about_are_passed_on() -> None:
+    http = FakeHttp(
+        {
+            "refreshed_urls": [
+                {"original": "https://evil.example/x.png", "refreshed": "https://evil.example/y.png"},
+                {"original": STALE, "refreshed": "file:///etc/passwd"},
+                {"original": OTHER, "refreshed": None},
+                "not an entry",
+            ]
+        }
+    )
+
+    assert await publisher_with(http).refresh_attachment_urls([STALE, OTHER]) == {}
+
+
+async def test_an_answer_without_the_list_refreshes_nothing() -> None:
+    assert await publisher_with(FakeHttp({"message": "?"})).refresh_attachment_urls([STALE]) == {}
+
+
+async def test_discord_failing_the_refresh_is_an_outage_the_tracker_waits_out() -> None:
+    http = FakeHttp(error=aiohttp.ServerDisconnectedError())
+
+    with pytest.raises(PublishUnavailable):
+        await publisher_with(http).refresh_attachment_urls([STALE])

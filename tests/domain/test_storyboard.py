@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.errors import RequestValidationError
+from bot.domain.models import Durations
 from bot.domain.request import Shot
 from bot.domain.storyboard import (
+    KLING_STORYBOARD,
     STORYBOARD_PLACEHOLDER,
     describe_storyboard,
     format_storyboard,
@@ -95,8 +97,8 @@ BROKEN = [
     pytest.param("3 | One\n0 | Two", ["Shot 2:", "at least 1 second", "you gave 0"], id="zero-seconds"),
     pytest.param("3 | One\n2 |   ", ["Shot 2:", "prompt is empty"], id="empty-prompt"),
     pytest.param("3 | " + "p" * 513, ["Shot 1:", "513 characters", "limit is 512"], id="prompt-too-long"),
-    pytest.param("1 | One\n1 | Two", ["add up to 2 s", "between 3 and 15"], id="total-too-short"),
-    pytest.param("10 | One\n6 | Two", ["add up to 16 s", "between 3 and 15"], id="total-too-long"),
+    pytest.param("1 | One\n1 | Two", ["add up to 2 s", "must be 3–15 s"], id="total-too-short"),
+    pytest.param("10 | One\n6 | Two", ["add up to 16 s", "must be 3–15 s"], id="total-too-long"),
 ]
 
 
@@ -122,3 +124,34 @@ def test_last_frame_is_refused_in_a_storyboard() -> None:
 
     assert error.option == "last_frame"
     assert "`last_frame`" in error.message
+
+
+def test_kling_storyboard_is_the_default_length_rule() -> None:
+    assert (KLING_STORYBOARD.minimum, KLING_STORYBOARD.maximum, KLING_STORYBOARD.allowed) == (3, 15, None)
+
+
+def test_the_models_durations_decide_the_total() -> None:
+    shorter = Durations(2, 10)
+
+    assert (
+        sum(
+            s.duration
+            for s in parse_storyboard("1 | One\n1 | Two", total=None, has_last_frame=False, durations=shorter)
+        )
+        == 2
+    )
+    with pytest.raises(RequestValidationError) as caught:
+        parse_storyboard("6 | One\n6 | Two", total=None, has_last_frame=False, durations=shorter)
+    assert caught.value.option == "storyboard"
+    assert "add up to 12 s" in caught.value.message
+    assert "2–10 s" in caught.value.message
+
+
+def test_a_set_of_lengths_is_named_in_the_refusal() -> None:
+    allowed = Durations(4, 8, (4, 6, 8))
+
+    assert len(parse_storyboard("3 | One\n3 | Two", total=None, has_last_frame=False, durations=allowed)) == 2
+    with pytest.raises(RequestValidationError) as caught:
+        parse_storyboard("3 | One\n2 | Two", total=None, has_last_frame=False, durations=allowed)
+    assert "add up to 5 s" in caught.value.message
+    assert "4, 6 or 8 s" in caught.value.message

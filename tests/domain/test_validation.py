@@ -96,9 +96,20 @@ def test_given_options_win_over_channel_defaults() -> None:
 
 
 def test_every_option_is_carried_into_the_request() -> None:
-    options = raw("  A fox  ", cfg_scale=0.8, watermark=True, takes=3, duration=15, mode="pro")
+    options = raw(
+        "  A fox  ",
+        model="kling-v3",
+        cfg_scale=0.8,
+        watermark=True,
+        takes=3,
+        duration=15,
+        mode="pro",
+        sound=True,
+        negative_prompt=" blurry ",
+        aspect_ratio="9:16",
+    )
 
-    request = validate_options(options, NO_DEFAULTS, model="kling-v9")
+    request = validate_options(options, NO_DEFAULTS)
 
     assert request.prompt == "A fox"
     assert (request.cfg_scale, request.watermark, request.takes, request.duration, request.mode) == (
@@ -108,7 +119,8 @@ def test_every_option_is_carried_into_the_request() -> None:
         15,
         QualityMode.PRO,
     )
-    assert request.model == "kling-v9"
+    assert (request.sound, request.negative_prompt, request.aspect_ratio) == (True, "blurry", AspectRatio.TALL)
+    assert request.model == "kling-v3"
 
 
 def test_whitespace_negative_prompt_falls_back_to_the_channel_default() -> None:
@@ -226,14 +238,21 @@ SIMPLE_RULES = [
     pytest.param(
         raw(negative_prompt="n" * 2501), "negative_prompt", ["`negative_prompt`", "2501", "2500"], id="negative-long"
     ),
-    pytest.param(raw(duration=2), "duration", ["`duration`", "between 3 and 15", "you gave 2"], id="duration-short"),
-    pytest.param(raw(duration=20), "duration", ["`duration`", "between 3 and 15", "you gave 20"], id="duration-long"),
+    pytest.param(raw(duration=2), "duration", ["`duration`", "3–15 s", "Kling 3.0", "you gave 2"], id="duration-short"),
+    pytest.param(
+        raw(duration=20), "duration", ["`duration`", "3–15 s", "Kling 3.0", "you gave 20"], id="duration-long"
+    ),
     pytest.param(raw(duration=5.5), "duration", ["`duration`", "whole number"], id="duration-not-integer"),
     pytest.param(raw(cfg_scale=1.5), "cfg_scale", ["`cfg_scale`", "between 0 and 1", "1.5"], id="cfg-high"),
     pytest.param(raw(cfg_scale=-0.1), "cfg_scale", ["`cfg_scale`", "between 0 and 1", "-0.1"], id="cfg-negative"),
     pytest.param(raw(cfg_scale=float("nan")), "cfg_scale", ["`cfg_scale`", "between 0 and 1"], id="cfg-nan"),
     pytest.param(raw(mode="ultra"), "mode", ["`mode`", "`std`", "`pro`", "ultra"], id="mode-unknown"),
-    pytest.param(raw(aspect_ratio="4:3"), "aspect_ratio", ["`aspect_ratio`", "`16:9`", "4:3"], id="ratio-unknown"),
+    pytest.param(
+        raw(aspect_ratio="2:1"), "aspect_ratio", ["`aspect_ratio`", "`16:9`", "`21:9`", "2:1"], id="ratio-unknown"
+    ),
+    pytest.param(
+        raw(aspect_ratio="4:3"), "aspect_ratio", ["`aspect_ratio` `4:3`", "Kling 3.0", "`16:9`"], id="ratio-not-kling"
+    ),
     pytest.param(raw(takes=0), "takes", ["`takes`", "between 1 and 4", "you gave 0"], id="takes-zero"),
     pytest.param(raw(takes=5), "takes", ["`takes`", "between 1 and 4", "you gave 5"], id="takes-five"),
     pytest.param(

@@ -1,11 +1,12 @@
-"""Moderation end to end: quotas, /videoadmin, the kill switch, approvals by button and spend alerts, through the
-fake Discord against the real bot process."""
+"""Moderation end to end: quotas, /videoadmin, models, the kill switch, approvals by button and spend alerts,
+through the fake Discord against the real bot process."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from tests.e2e.conftest import World, embed_text, replies_to, status_messages, wait_title
+from tests.e2e.conftest import World, embed_text, eventually, replies_to, status_messages, wait_title
 from tests.fakes.discord import FakeMessage, FakeUser
 
 ADMIN = "videoadmin"
@@ -26,6 +27,22 @@ async def generate(world: World, user: FakeUser | None = None, **options: object
 
 async def quota_reply(world: World) -> str:
     return await world.ephemeral_reply(await world.slash("quota"))
+
+
+async def crafted_admin(world: World, subcommand: str, **options: object) -> str:
+    """A member without Manage Server sends /videoadmin anyway (a crafted interaction)."""
+    interaction = await world.slash(
+        subcommand, name=ADMIN, user=world.discord.alice, member_permissions=0, options=options
+    )
+    return await world.ephemeral_reply(interaction)
+
+
+async def created_body(world: World) -> dict[str, Any]:
+    """The JSON body of the first create call, once the bot has sent it."""
+    await eventually(world.create_calls, timeout=15)
+    body = world.api.create_calls[0].json
+    assert isinstance(body, dict)
+    return body
 
 
 def buttons(message: FakeMessage) -> dict[str, str]:
@@ -206,3 +223,86 @@ async def test_channel_default_thread_per_request_opens_a_thread_on_the_status_m
     (thread,) = await world.discord.wait_for(lambda: world.discord.threads(world.discord.channel_id), timeout=10)
     assert thread.name == "a storm over the harbour"
     assert thread.id == status.id  # a thread started from a message takes the message's id, as on Discord
+
+
+# ---- models ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_model_turned_off_is_refused_naming_why_and_never_reaches_the_api(world: World) -> None:
+    await world.start_bot()
+
+    turned_off = await admin(world, "models", disable="veo-3.1")
+    refused = await generate(world, model="veo-3.1")
+
+    assert "• Models turned off: none → **`veo-3.1`**" in turned_off
+    assert "• Veo 3.1 (`veo-3.1`): **off**" in turned_off
+    assert "Veo 3.1 (`veo-3.1`) can't be used right now: it is turned off in this server." in refused
+    assert world.create_calls() == 0
+    assert status_messages(world) == []
+    assert "You have **50** of 50 credits left today" in await quota_reply(world)
+    audit = await admin(world, "audit")
+    assert f"<@{world.discord.moderator.id}> changed the server's models: Models turned off none → `veo-3.1`" in audit
+
+
+async def test_the_server_default_model_renders_when_a_member_picks_none(world: World) -> None:
+    await world.start_bot()
+
+    reply = await admin(world, "models", default="seedance-2.0")
+    accepted = await generate(world)
+
+    assert "• Server default model: the bot's default → **`seedance-2.0`**" in reply
+    assert "• Seedance 2.0 (`seedance-2.0`): on · ⭐ **default**" in reply
+    assert "on its way" in accepted
+    assert (await created_body(world))["model"] == "seedance-2.0"
+
+
+async def test_the_server_default_model_cant_be_turned_off(world: World) -> None:
+    await world.start_bot()
+    await admin(world, "models", default="seedance-2.0")
+
+    refused = await admin(world, "models", disable="seedance-2.0")
+
+    assert refused.startswith(
+        "Seedance 2.0 (`seedance-2.0`) is this server's default model, so it can't be turned off."
+    )
+    assert "• Seedance 2.0 (`seedance-2.0`): on · ⭐ **default**" in await admin(world, "models")
+
+
+async def test_a_model_the_bot_does_not_offer_gets_a_friendly_refusal(world: World) -> None:
+    await world.start_bot()
+
+    refused = await admin(world, "models", enable="sora-9")
+
+    assert refused.startswith("`enable`: `sora-9` is not a model this bot offers. Pick one of `kling-v3`,")
+    assert await admin(world, "audit") == "No changes recorded yet."
+
+
+async def test_channel_default_model_and_sound_apply_to_members_requests(world: World) -> None:
+    await world.start_bot()
+
+    set_reply = await admin(world, "defaults", model="veo-3.1", sound=False)
+    shown = await admin(world, "defaults")
+    accepted = await generate(world)
+
+    channel = world.discord.channel_id
+    assert set_reply.startswith(f"<#{channel}>: Updated (written to the audit log):")
+    assert "• Default model: server default → **`veo-3.1`**" in set_reply
+    assert "• Default sound: the model's own → **no**" in set_reply
+    assert "• Default model: `veo-3.1`" in shown
+    assert "• Default sound: no" in shown
+    assert "on its way" in accepted
+    body = await created_body(world)
+    assert body["model"] == "veo-3.1"
+    assert body["metadata"]["generateAudio"] is False
+
+
+async def test_members_without_manage_server_cant_change_models_or_channel_defaults(world: World) -> None:
+    await world.start_bot()
+
+    for subcommand, options in (("models", {"disable": "veo-3.1"}), ("defaults", {"model": "veo-3.1"})):
+        refusal = await crafted_admin(world, subcommand, **options)
+        assert "Only members with the **Manage Server** permission can use `/videoadmin`" in refusal
+
+    assert await admin(world, "audit") == "No changes recorded yet."
+    assert "on its way" in await generate(world, model="veo-3.1")
+    assert (await created_body(world))["model"] == "veo-3.1"

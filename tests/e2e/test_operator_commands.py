@@ -72,3 +72,44 @@ async def test_sync_registers_the_commands_once(world: World) -> None:
     assert "Slash commands synced." in output
     names = {command["name"] for command in world.discord.command_syncs[-1].commands}
     assert {"video"} <= names
+
+
+async def test_a_broken_model_table_stops_start_up_naming_entry_and_field(world: World) -> None:
+    models_file = world.workdir / "my-models.toml"
+    models_file.write_text('[models."veo-3.1"]\ndurations = { min = 9, max = 4 }\n', encoding="utf-8")
+    env = world.env() | {"MODELS_FILE": str(models_file)}
+
+    code, output = await run_command(env, world.workdir)
+
+    assert code == 2
+    assert output.strip().splitlines() == [
+        'Configuration error: models.toml + my-models.toml: model "veo-3.1", field "durations": '
+        "min (9) is above max (4)"
+    ]
+
+
+async def test_a_setting_that_moved_into_the_model_table_says_where_it_went(world: World) -> None:
+    env = world.env() | {"COST_PRO_PER_SECOND": "3"}
+
+    code, output = await run_command(env, world.workdir)
+
+    assert code == 2
+    assert "COST_PRO_PER_SECOND is no longer read" in output
+    assert "cost = { pro = 3 }" in output
+
+
+async def test_a_default_model_missing_from_the_table_is_named(world: World) -> None:
+    env = world.env() | {"DEFAULT_MODEL": "kling-v9"}
+
+    code, output = await run_command(env, world.workdir)
+
+    assert code == 2
+    assert "DEFAULT_MODEL='kling-v9' is not an enabled model" in output
+    assert "kling-v3" in output
+
+
+async def test_check_lists_unverified_models(world: World) -> None:
+    code, output = await run_command(world.env(), world.workdir, "check")
+
+    assert "Model kling-v3: enabled, verified except sound, references (a guess)" in output
+    assert "Model veo-3.1: enabled, UNVERIFIED" in output

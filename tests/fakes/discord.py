@@ -16,6 +16,8 @@ Every recorded thing appends an `Event` and wakes `wait_for`, so waits are event
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 import shutil
 import tempfile
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiohttp import web
 
@@ -113,6 +116,7 @@ class FakeDiscord:
         token_lifetime: float = 15 * 60,
         heartbeat_interval_ms: int = 10_000,
         nonce_window: float = 300.0,
+        attachment_url_lifetime: float = 24 * 3600,
     ) -> None:
         self.token = token
         self.shard_count = shard_count
@@ -120,6 +124,11 @@ class FakeDiscord:
         self.callback_deadline = callback_deadline
         self.token_lifetime = token_lifetime
         self.nonce_window = nonce_window
+        # How long a signed attachment URL works from when it is handed out (Discord: 24 h). Lower it before an
+        # attachment is created (or refreshed) to get URLs that expire during a test.
+        self.attachment_url_lifetime = attachment_url_lifetime
+        self.refresh_calls: list[list[str]] = []  # the URLs of each POST /attachments/refresh-urls, in order
+        self._url_key = secrets.token_bytes(16)
         self._ids = SnowflakeFactory()
         self._events: list[Event] = []
         self._waiters: set[asyncio.Future[None]] = set()
@@ -289,8 +298,44 @@ class FakeDiscord:
             return int(Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES)
         return self.guilds[channel.guild_id].channel_permissions(user_id, channel)
 
-    def attachment_url(self, att: FakeAttachment) -> str:
-        return f"{self.base_url}/attachments/{att.id}/{att.filename}"
+    def attachment_url(self, att: FakeAttachment, lifetime: float | None = None) -> str:
+        """A signed CDN URL for `att`, working for `lifetime` seconds (default `attachment_url_lifetime`)."""
+        now = time.time()
+        expires = int(now + (self.attachment_url_lifetime if lifetime is None else lifetime))
+        path = f"/attachments/{att.id}/{att.filename}"
+        query = f"ex={expires:x}&is={int(now):x}"
+        return f"{self.base_url}{path}?{query}&hm={self._signature(path, query)}&"
+
+    def url_signature_ok(self, path: str, query: str) -> bool:
+        """Whether a CDN URL's path and query carry a valid signature that has not expired yet."""
+        params = parse_qs(query)
+        try:
+            expires = int(params["ex"][0], 16)
+            issued = int(params["is"][0], 16)
+            signature = params["hm"][0]
+        except (KeyError, IndexError, ValueError):
+            return False
+        expected = self._signature(path, f"ex={expires:x}&is={issued:x}")
+        return hmac.compare_digest(signature, expected) and time.time() < expires
+
+    def url_works(self, url: str) -> bool:
+        """Whether the fake CDN would serve this URL now (signed, not expired, a known attachment)."""
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        return url.startswith(self.base_url + "/attachments/") and self.url_signature_ok(path, parts.query)
+
+    def refreshed_url(self, url: str) -> str:
+        """What refresh-urls answers for `url`: a newly signed URL for a known attachment, else the URL itself."""
+        segments = unquote(urlsplit(url).path).split("/")
+        if not url.startswith(self.base_url + "/attachments/") or len(segments) != 4 or not segments[2].isdigit():
+            return url
+        att = self._attachments.get(int(segments[2]))
+        if att is None or att.filename != segments[3]:
+            return url
+        return self.attachment_url(att)
+
+    def _signature(self, path: str, query: str) -> str:
+        return hmac.new(self._url_key, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
 
     def interaction_upload_limit(self, inter: FakeInteraction) -> int | None:
         limit = inter.payload.get("attachment_size_limit")
@@ -542,6 +587,10 @@ class FakeDiscord:
         if declared is not None:
             kind = int(declared["type"])
         return {"name": name, "type": kind, "value": raw}
+
+    def serve_attachment(self, spec: AttachmentSpec) -> FakeAttachment:
+        """A file on the fake CDN, as if a member had uploaded it; its `url` is signed (see attachment_url)."""
+        return self._serve_attachment(spec)
 
     def _serve_attachment(self, spec: AttachmentSpec) -> FakeAttachment:
         att = FakeAttachment.from_bytes(

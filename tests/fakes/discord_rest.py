@@ -1,5 +1,9 @@
 """The fake REST API under /api/v10 (plus /attachments for files), with Discord's error envelopes.
 
+Files are served like Discord's CDN: only through a signed URL (`?ex=<hex unix expiry>&is=<hex issued>&hm=<hmac>&`)
+that stops working at `ex` (404 "This content is no longer available."), and `POST /attachments/refresh-urls`
+signs them again.
+
 Every request is recorded, then faults the test set up are applied (latency, 429, 5xx, 403...), then the
 handler runs. Uploads are streamed to a spool directory while hashing, so large files never sit in memory.
 """
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 API = "/api/v10"
+REFRESH_URLS = "/attachments/refresh-urls"
+CONTENT_GONE = "This content is no longer available."
 RECORDED_BODY = web.RequestKey("recorded_body", object)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -108,7 +114,8 @@ class Fault:
             return False
         if self.times is not None and self.hits >= self.times:
             return False
-        pattern = self.route if self.route.startswith(("/attachments", API)) else API + self.route
+        absolute = self.route.startswith(("/attachments/", API)) and self.route != REFRESH_URLS
+        pattern = self.route if absolute else API + self.route
         return route == pattern or fnmatch.fnmatchcase(path, pattern)
 
 
@@ -165,6 +172,7 @@ class RestApi:
             ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self.thread_from_message),
             ("POST", "/channels/{channel_id}/threads", self.thread_without_message),
             ("POST", "/channels/{channel_id}/typing", self.typing),
+            ("POST", REFRESH_URLS, self.refresh_urls),
             ("GET", "/guilds/{guild_id}", self.get_guild),
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member),
@@ -318,7 +326,23 @@ class RestApi:
         att = self.fake._attachments.get(int(request.match_info["attachment_id"]))
         if att is None or att.filename != request.match_info["filename"]:
             return web.Response(status=404, text="Not Found")
+        if not self.fake.url_signature_ok(request.path, request.query_string):
+            # Discord's CDN: an unsigned, tampered or expired URL shows this, with a 404.
+            return web.Response(status=404, text=CONTENT_GONE)
         return web.Response(body=att.read(), content_type=att.content_type or "application/octet-stream")
+
+    async def refresh_urls(self, request: web.Request) -> web.Response:
+        """Discord's `POST /attachments/refresh-urls`: fresh signed URLs for attachment URLs (up to 50)."""
+        body = (await self._payload(request)).json
+        urls = body.get("attachment_urls")
+        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+            raise form_error("attachment_urls", "BASE_TYPE_REQUIRED", "This field is required")
+        if not 1 <= len(urls) <= 50:
+            raise form_error("attachment_urls", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 50 in length.")
+        self.fake.refresh_calls.append(list(urls))
+        return json_response(
+            {"refreshed_urls": [{"original": url, "refreshed": self.fake.refreshed_url(url)} for url in urls]}
+        )
 
     # ---- guilds -------------------------------------------------------------------------------------------
     async def get_guild(self, request: web.Request) -> web.Response:

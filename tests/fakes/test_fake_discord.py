@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import time
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import discord
 import pytest
 import yarl
@@ -435,3 +438,73 @@ async def test_wrong_token_fails_login(fake: FakeDiscord, api_base: str) -> None
             await client.login("not-the-token")
     finally:
         await client.close()
+
+
+# ---- the CDN: signed attachment URLs that expire, and refresh-urls -----------------------------------------------
+
+
+async def cdn_get(url: str) -> tuple[int, bytes]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.read()
+
+
+async def test_attachment_urls_carry_discords_signature_and_are_served(fake: FakeDiscord) -> None:
+    att = fake.serve_attachment(AttachmentSpec("cat.png", PNG_BYTES, "image/png"))
+
+    query = parse_qs(urlsplit(att.url).query)
+    expires = int(query["ex"][0], 16)
+    assert abs(expires - (time.time() + 24 * 3600)) < 5
+    assert int(query["is"][0], 16) <= time.time()
+    assert len(query["hm"][0]) == 64
+    assert await cdn_get(att.url) == (200, PNG_BYTES)
+    assert fake.url_works(att.url)
+
+
+@pytest.mark.parametrize("damage", ["expired", "unsigned", "tampered"])
+async def test_cdn_refuses_an_expired_unsigned_or_tampered_url(fake: FakeDiscord, damage: str) -> None:
+    att = fake.serve_attachment(AttachmentSpec("cat.png", PNG_BYTES, "image/png"))
+    url = {
+        "expired": fake.attachment_url(att, lifetime=-1),
+        "unsigned": att.url.split("?")[0],
+        "tampered": att.url.replace("&hm=", "&hm=0"),
+    }[damage]
+
+    status, body = await cdn_get(url)
+
+    assert (status, body.decode()) == (404, "This content is no longer available.")
+    assert not fake.url_works(url)
+
+
+async def test_short_lifetime_makes_urls_that_expire(fake: FakeDiscord) -> None:
+    fake.attachment_url_lifetime = 1
+    att = fake.serve_attachment(AttachmentSpec("cat.png", PNG_BYTES, "image/png"))
+
+    expires = int(parse_qs(urlsplit(att.url).query)["ex"][0], 16)
+
+    assert expires <= time.time() + 1
+
+
+async def test_refresh_urls_signs_known_attachments_again_and_is_recorded(bot: SmokeBot, fake: FakeDiscord) -> None:
+    att = fake.serve_attachment(AttachmentSpec("cat.png", PNG_BYTES, "image/png"))
+    expired = fake.attachment_url(att, lifetime=-1)
+    foreign = "https://example.com/picture.png"
+
+    route = discord.http.Route("POST", "/attachments/refresh-urls")
+    answer = await bot.http.request(route, json={"attachment_urls": [expired, foreign]})
+
+    (fresh, same) = answer["refreshed_urls"]
+    assert (fresh["original"], same) == (expired, {"original": foreign, "refreshed": foreign})
+    assert fresh["refreshed"] != expired and fake.url_works(fresh["refreshed"])
+    assert await cdn_get(fresh["refreshed"]) == (200, PNG_BYTES)
+    assert fake.refresh_calls == [[expired, foreign]]
+    assert [r.status for r in fake.requests_to("/attachments/refresh-urls", "POST")] == [200]
+
+
+async def test_refresh_urls_without_a_list_is_a_form_error(bot: SmokeBot, fake: FakeDiscord) -> None:
+    route = discord.http.Route("POST", "/attachments/refresh-urls")
+
+    with pytest.raises(discord.HTTPException) as refused:
+        await bot.http.request(route, json={"attachment_urls": []})
+
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    assert fake.refresh_calls == []

@@ -11,10 +11,21 @@ prints `READY http://127.0.0.1:<port>` once listening. Another process steers it
 "kind": "429", "times": 2}], "tasks": {"<id>": {...}}}`, `GET /_fake/requests`, `GET /_fake/tasks`,
 `POST /_fake/reset`.
 
+Every model id of the shipped table is known (`video_schemas.py`): a create is checked against what the
+gateway accepts for that model (required fields, types, ranges, how images are sent) and refused with the real
+envelopes; a model the fake does not serve (`api.models`, also what `GET /v1/models` lists) is answered 503
+`model_not_found`. Images sent by URL are fetched when they point at loopback (the fake Discord's CDN), as the
+model would, so an expired attachment URL fails the create. What the gateway silently dropped is kept in
+`api.tasks[id].ignored`.
+
 Status shapes (see modelstream-api.md): "A" flat lower-case, "B" `{code,message,data}` with Kling's JSON
 nested, "B-old" like B with the video URL in `fail_reason`, "C" OpenAI video object, "D" flat upper-case
-without URL. Outcomes: "success", "failure", "stuck" (never finishes), "timeout" (gateway FAILURE while
-the nested Kling status still says processing).
+without URL; per family (modelstream-models.md §7): "seedance" (B envelope, Ark's `content.video_url`
+nested), "dashscope" (Wan/HappyHorse: `output.video_url`, PENDING/RUNNING/SUCCEEDED), "vidu" (B envelope,
+`creations[0].url` nested), "veo" (no URL at all: the video is only at /v1/videos/{id}/content). A script
+without a shape answers in its model's family shape (Kling and unknown models: "A"). Outcomes: "success",
+"failure", "stuck" (never finishes), "timeout" (gateway FAILURE while the nested upstream status still says
+processing).
 """
 
 from __future__ import annotations
@@ -31,13 +42,37 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from yarl import URL
 
-SHAPES = ("A", "B", "B-old", "C", "D")
+from tests.fakes.video_schemas import (
+    MODEL_IDS,
+    SCHEMAS,
+    Rejection,
+    Schema,
+    check_body,
+    image_format,
+    inline_image,
+    is_http_url,
+    upstream_rejection,
+)
+
+SHAPES = ("A", "B", "B-old", "C", "D", "seedance", "dashscope", "vidu", "veo")
+# The status shape each model family answers in when a test scripts none.
+FAMILY_SHAPES = {
+    "kling": "A",
+    "seedance": "seedance",
+    "veo": "veo",
+    "wan": "dashscope",
+    "happyhorse": "dashscope",
+    "vidu": "vidu",
+}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 OUTCOMES = ("success", "failure", "stuck", "timeout")
 ENDPOINTS = ("create", "status", "content", "models", "files")
 FAULT_KINDS = (
@@ -63,7 +98,7 @@ _CHUNK = b"\x00" * (64 * 1024)
 class TaskScript:
     """How one task behaves. With `render_seconds` set, time decides when it is done, else status calls do."""
 
-    shape: str = "A"
+    shape: str | None = None  # None: the task's model family decides (see FAMILY_SHAPES)
     render_polls: int = 2  # status calls that still answer "not done"; the next one shows the outcome
     render_seconds: float | None = None
     outcome: str = "success"
@@ -73,7 +108,7 @@ class TaskScript:
     send_length: bool = True  # False: the video is sent chunked, without Content-Length
 
     def __post_init__(self) -> None:
-        if self.shape not in SHAPES:
+        if self.shape is not None and self.shape not in SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}")
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}")
@@ -106,6 +141,7 @@ class FakeTask:
     created_at: float
     request: Any = None
     status_calls: int = 0
+    ignored: list[str] = field(default_factory=list)  # body values the gateway dropped (dotted paths)
 
 
 class FakeVideoApi:
@@ -123,8 +159,15 @@ class FakeVideoApi:
         echo_token_in_errors: bool = False,
         state_file: Path | None = None,
         clock: Callable[[], float] = time.time,
+        models: list[str] | None = None,
+        fetch_images: bool = True,
     ) -> None:
         self.api_key = api_key
+        # The model ids this key can use: listed by /v1/models; a create for any other is 503 model_not_found.
+        self.models: list[str] = list(MODEL_IDS if models is None else models)
+        # Images sent by URL are fetched (loopback only, never the internet) as the model would fetch them.
+        self.fetch_images = fetch_images
+        self.image_fetches: list[tuple[str, int]] = []  # (url, HTTP status or 0 when unreachable)
         self.defaults = defaults or TaskScript()
         self.max_body_bytes = max_body_bytes
         self.numeric_ids = numeric_ids
@@ -138,6 +181,7 @@ class FakeVideoApi:
         self._next_scripts: deque[TaskScript] = deque()
         self._faults: dict[str, deque[Fault]] = {name: deque() for name in ENDPOINTS}
         self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.base_url = ""
         if state_file is not None and state_file.exists():
             self._load_state(state_file)
@@ -169,8 +213,12 @@ class FakeVideoApi:
         await site.start()
         port = self._runner.addresses[0][1]
         self.base_url = f"http://{self._host}:{port}"
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -224,8 +272,14 @@ class FakeVideoApi:
     def create_calls(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path in ("/v1/video/generations", "/v1/videos")]
 
+    def withdraw(self, *models: str) -> None:
+        """Stop serving these model ids: their creates answer 503 model_not_found, /v1/models leaves them out."""
+        self.models = [model for model in self.models if model not in models]
+
     def reset(self) -> None:
         self.defaults = TaskScript()
+        self.models = list(MODEL_IDS)
+        self.image_fetches.clear()
         self.tasks.clear()
         self.requests.clear()
         self._next_scripts.clear()
@@ -271,19 +325,38 @@ class FakeVideoApi:
             return self._openai_error(400, "invalid request body", "invalid_request")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return self._openai_error(400, "model is required and must be a string", "invalid_request")
+        model = body["model"]
+        if model not in self.models:
+            # The distributor finds no channel for the model before the request is even read.
+            return self._model_not_found(model)
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             return self._task_error(400, "invalid_request", "prompt is required")
-        metadata = body.get("metadata") or {}
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata)
-        if _has_numeric_duration(metadata):
-            return self._task_error(
-                500, "build_request_failed", "json: cannot unmarshal number into Go struct field of type string"
-            )
+        if isinstance(body.get("metadata"), str):
+            try:
+                body = {**body, "metadata": json.loads(body["metadata"])}
+            except ValueError:
+                return self._task_error(400, "invalid_request", "metadata is not valid JSON")
+        ignored: list[str] = []
+        schema = SCHEMAS.get(model)
+        try:
+            if schema is not None:
+                checked = check_body(schema, body)
+                ignored = checked.ignored
+                for where, image in checked.images:
+                    await self._check_image(schema, where, image)
+            elif _has_numeric_duration(body.get("metadata") or {}):
+                raise Rejection(
+                    500, "build_request_failed", "json: cannot unmarshal number into Go struct field of type string"
+                )
+        except Rejection as refused:
+            return self._task_error(refused.status, refused.code, refused.message)
         script = self._next_scripts.popleft() if self._next_scripts else self.defaults
+        if script.shape is None:
+            family = schema.family if schema is not None else "kling"
+            script = replace(script, shape=FAMILY_SHAPES.get(family, "A"))
         task_id = self._new_task_id()
-        self.tasks[task_id] = FakeTask(task_id, replace(script), self._clock(), request=body)
+        self.tasks[task_id] = FakeTask(task_id, replace(script), self._clock(), request=body, ignored=ignored)
         self._save_state()
         wire_id: str | int = int(task_id) if self.numeric_ids else task_id
         return self._json(
@@ -292,7 +365,7 @@ class FakeVideoApi:
                 "id": wire_id,
                 "task_id": wire_id,
                 "object": "video",
-                "model": body["model"],
+                "model": model,
                 "status": "queued",
                 "progress": 0,
                 "created_at": int(self._clock()),
@@ -343,7 +416,8 @@ class FakeVideoApi:
             return refusal
         if (fault := await self._take_fault("models", request)) is not None:
             return fault
-        return self._json(200, {"object": "list", "data": [{"id": "kling-v3", "object": "model"}]})
+        listed = [{"id": model, "object": "model", "owned_by": "custom"} for model in self.models]
+        return self._json(200, {"object": "list", "data": listed, "success": True})
 
     # ---- admin API (for other processes) -------------------------------------------------------------
 
@@ -362,7 +436,7 @@ class FakeVideoApi:
                     self.set_script(task_id, **changes)
                 else:
                     self.add_task(task_id, **changes)
-            for name in ("api_key", "max_body_bytes", "numeric_ids", "echo_token_in_errors"):
+            for name in ("api_key", "max_body_bytes", "numeric_ids", "echo_token_in_errors", "models", "fetch_images"):
                 if name in body:
                     setattr(self, name, body[name])
         except (TypeError, ValueError, KeyError) as exc:
@@ -420,9 +494,10 @@ class FakeVideoApi:
         if kind == "502":
             return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         if kind == "503-model-not-found":
-            return self._openai_error(
-                503, "当前分组 default 下对于模型 kling-v3 无可用渠道", "model_not_found", headers
-            )
+            model = "kling-v3"
+            with contextlib.suppress(ValueError, AttributeError):
+                model = str(json.loads(await request.read()).get("model") or model)
+            return self._model_not_found(model, headers)
         if kind in ("402-quota", "403-quota"):
             return self._task_error(int(kind[:3]), "insufficient_user_quota", "用户额度不足, 剩余额度: $0.00")
         if kind == "400-kling":
@@ -453,6 +528,34 @@ class FakeVideoApi:
             }
         }
         return web.json_response(body, status=status, headers={**(headers or {}), **request_id})
+
+    def _model_not_found(self, model: str, headers: dict[str, str] | None = None) -> web.Response:
+        return self._openai_error(503, f"当前分组 default 下对于模型 {model} 无可用渠道", "model_not_found", headers)
+
+    async def _check_image(self, schema: Schema, where: str, image: str) -> None:
+        """Check one image as the model would take it; a URL is fetched when it points at loopback."""
+        if not is_http_url(image):
+            inline_image(schema, where, image)
+            return
+        if schema.transport == "data_uri_or_base64":
+            raise Rejection(
+                400, "invalid_request", f"{where} must be base64 or a data: URI; http URLs are not supported"
+            )
+        if not self.fetch_images or URL(image).host not in LOOPBACK or self._session is None:
+            return  # never the internet: a public URL is taken on trust
+        try:
+            async with self._session.get(image) as response:
+                status = response.status
+                data = await response.read() if status == 200 else b""
+        except (aiohttp.ClientError, TimeoutError):
+            status, data = 0, b""
+        self.image_fetches.append((image, status))
+        if status != 200:
+            raise upstream_rejection(
+                schema.family, f"Download the media resource failed: {where} answered HTTP {status or 'nothing'}"
+            )
+        if image_format(data) is None:
+            raise upstream_rejection(schema.family, f"{where} is not an image the model can read")
 
     def _task_error(self, status: int, code: str, message: str) -> web.Response:
         return self._json(status, {"code": code, "message": message, "data": None})
@@ -488,6 +591,7 @@ class FakeVideoApi:
                 data["created_at"],
                 request=data.get("request"),
                 status_calls=data.get("status_calls", 0),
+                ignored=list(data.get("ignored", [])),
             )
 
 
@@ -497,14 +601,32 @@ _PROGRESS = {"queued": 20, "running": 30, "success": 100, "failure": 100, "timeo
 
 
 def _render(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
-    shape = task.script.shape
+    shape = task.script.shape or FAMILY_SHAPES.get(_family(task), "A")
     if shape == "A":
         return _shape_a(task, phase, url)
     if shape in ("B", "B-old"):
         return _shape_b(task, phase, url, old=shape == "B-old")
     if shape == "C":
         return _shape_c(task, phase, url)
+    if shape == "seedance":
+        return _shape_seedance(task, phase, url)
+    if shape == "dashscope":
+        return _shape_dashscope(task, phase, url)
+    if shape == "vidu":
+        return _shape_vidu(task, phase, url)
+    if shape == "veo":
+        return _shape_veo(task, phase)
     return _shape_d(task, phase)
+
+
+def _model(task: FakeTask) -> str:
+    request = task.request if isinstance(task.request, dict) else {}
+    return str(request.get("model") or "kling-v3")
+
+
+def _family(task: FakeTask) -> str:
+    schema = SCHEMAS.get(_model(task))
+    return schema.family if schema is not None else "kling"
 
 
 def _reason(task: FakeTask, phase: str) -> str:
@@ -581,7 +703,7 @@ def _shape_c(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
         "id": task.task_id,
         "task_id": task.task_id,
         "object": "video",
-        "model": "kling-v3",
+        "model": _model(task),
         "status": words.get(phase, "failed"),
         "progress": _PROGRESS[phase],
         "created_at": created_ms,
@@ -607,6 +729,102 @@ def _shape_d(task: FakeTask, phase: str) -> dict[str, Any]:
         "finished_at": int(task.created_at) + 60 if phase != "queued" and phase != "running" else 0,
         "platform": "kling",
     }
+
+
+_GATEWAY_WORDS = {"queued": "QUEUED", "running": "IN_PROGRESS", "success": "SUCCESS"}
+
+
+def _envelope(task: FakeTask, phase: str, upstream: dict[str, Any], platform: str, reason: str) -> dict[str, Any]:
+    """New API's task answer (shape B) around a provider's raw JSON, without result_url: the URL is only where
+    the provider put it."""
+    created = int(task.created_at)
+    done = phase in ("success", "failure", "timeout")
+    data = {
+        "id": zlib.crc32(task.task_id.encode()) % 100000,
+        "task_id": task.task_id,
+        "platform": platform,
+        "action": "generate" if isinstance(task.request, dict) and task.request.get("images") else "textGenerate",
+        "status": _GATEWAY_WORDS.get(phase, "FAILURE"),
+        "fail_reason": reason if phase in ("failure", "timeout") else "",
+        "submit_time": created,
+        "start_time": created,
+        "finish_time": created + 60 if done else 0,
+        "progress": f"{_PROGRESS[phase]}%",
+        "properties": {"upstream_model_name": _model(task), "origin_model_name": _model(task)},
+        "data": upstream,
+    }
+    return {"code": "success", "message": "", "data": data}
+
+
+def _shape_seedance(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
+    """Ark's task JSON nested in New API's envelope: the video at data.data.content.video_url."""
+    words = {"queued": "queued", "running": "running", "success": "succeeded", "failure": "failed"}
+    ark: dict[str, Any] = {
+        "id": "cgt-" + task.task_id.removeprefix("task_")[:20],
+        "model": _model(task),
+        "status": words.get(phase, "running"),  # Ark still runs when the gateway gave up
+        "created_at": int(task.created_at),
+        "updated_at": int(task.created_at),
+    }
+    if phase == "success":
+        ark["content"] = {"video_url": url}
+        ark["usage"] = {"completion_tokens": 108900, "total_tokens": 108900}
+        ark["duration"] = _duration(task)
+    if phase == "failure":
+        ark["error"] = {"code": "OutputVideoSensitiveContentDetected", "message": task.script.failure_reason}
+    return _envelope(task, phase, ark, "doubao", _reason(task, phase))
+
+
+def _shape_dashscope(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
+    """DashScope's own task answer (Wan, HappyHorse): status words PENDING/RUNNING/SUCCEEDED/FAILED, the video at
+    output.video_url; the gateway adds its task id, the status and, on failure, its reason line."""
+    words = {"queued": "PENDING", "running": "RUNNING", "success": "SUCCEEDED", "failure": "FAILED"}
+    word = words.get(phase, "UNKNOWN")
+    output: dict[str, Any] = {
+        "task_id": "ds-" + task.task_id.removeprefix("task_")[:24],
+        "task_status": word,
+        "submit_time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(task.created_at)),
+    }
+    body: dict[str, Any] = {"request_id": secrets.token_hex(8), "task_id": task.task_id, "status": word}
+    if phase == "success":
+        output["video_url"] = url
+        body["usage"] = {"duration": _duration(task), "video_count": 1}
+    if phase in ("failure", "timeout"):
+        output["code"] = "DataInspectionFailed" if phase == "failure" else "Timeout"
+        output["message"] = _reason(task, phase)
+        body["status"] = "FAILED"
+        body["fail_reason"] = f"task failed, code: {output['code']}, message: {output['message']}"
+    body["output"] = output
+    return body
+
+
+def _shape_vidu(task: FakeTask, phase: str, url: str) -> dict[str, Any]:
+    """Vidu's task JSON nested in New API's envelope: the video at data.data.creations[0].url; a failure carries
+    only Vidu's err_code."""
+    words = {"queued": "queueing", "running": "processing", "success": "success", "failure": "failed"}
+    vidu: dict[str, Any] = {"id": str(zlib.crc32(task.task_id.encode())), "state": words.get(phase, "processing")}
+    vidu["creations"] = [{"id": "c1", "url": url, "cover_url": url + ".jpg"}] if phase == "success" else []
+    if phase == "failure":
+        vidu["err_code"] = "AuditSubmitIllegal"
+    return _envelope(task, phase, vidu, "vidu", _reason(task, phase) if phase == "timeout" else "AuditSubmitIllegal")
+
+
+def _shape_veo(task: FakeTask, phase: str) -> dict[str, Any]:
+    """Veo: an OpenAI-style video object with no URL anywhere: the bytes are only at /v1/videos/{id}/content."""
+    words = {"queued": "queued", "running": "in_progress", "success": "completed"}
+    body: dict[str, Any] = {
+        "id": task.task_id,
+        "task_id": task.task_id,
+        "object": "video",
+        "model": _model(task),
+        "status": words.get(phase, "failed"),
+        "progress": _PROGRESS[phase],
+        "created_at": int(task.created_at),
+        "seconds": str(_duration(task)),
+    }
+    if phase in ("failure", "timeout"):
+        body["error"] = {"message": _reason(task, phase), "code": "task_failed"}
+    return body
 
 
 # ---- helpers -----------------------------------------------------------------------------------------
@@ -663,6 +881,7 @@ def _task_json(task: FakeTask) -> dict[str, Any]:
         "created_at": task.created_at,
         "request": task.request,
         "status_calls": task.status_calls,
+        "ignored": task.ignored,
     }
 
 
@@ -675,7 +894,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on the READY line)")
     parser.add_argument("--api-key", default=os.environ.get("FAKE_VIDEO_API_KEY", "sk-fake-test-key"))
     parser.add_argument("--state-file", type=Path, default=None, help="keep tasks here across restarts")
-    parser.add_argument("--shape", choices=SHAPES, default="A")
+    parser.add_argument("--shape", choices=SHAPES, default=None, help="default: each model family's own shape")
     parser.add_argument("--outcome", choices=OUTCOMES, default="success")
     parser.add_argument("--render-polls", type=int, default=2)
     parser.add_argument("--render-seconds", type=float, default=None)

@@ -3,7 +3,8 @@
 Every call is kept in order as an `Event` (so tests can count edits or see which render was shown in which
 state), message ids are handed out from a counter, and any method can be made to raise a `PublishError`
 (`MessageGone`, `ChannelGone`, `UploadTooLarge`, `PublishUnavailable`) for its next calls with `fail_next`, or
-for good with `gone_channels`.
+for good with `gone_channels`. `refresh_attachment_urls` answers from `refreshed_urls` (original -> fresh;
+URLs it does not know come back unchanged, as Discord answers for URLs that need no refresh).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ METHODS = (
     "post_spend_alert",
     "delete_message",
     "open_thread",
+    "refresh_attachment_urls",
 )
 # Calls that talk to a render's channel, and so fail once that channel is gone.
 _IN_CHANNEL = frozenset({"post_status", "edit_status", "find_delivery", "deliver_file", "deliver_link"})
@@ -64,6 +66,8 @@ class RecordingPublisher:
         self.existing_deliveries: dict[str, int] = {}
         # Channels that no longer exist: every call about them raises ChannelGone.
         self.gone_channels: set[int] = set()
+        # Attachment URL -> the fresh URL Discord's refresh-urls hands back for it.
+        self.refreshed_urls: dict[str, str] = {}
         self._next_id = first_message_id
         self._failures: dict[str, deque[PublishError]] = {name: deque() for name in METHODS}
 
@@ -140,6 +144,10 @@ class RecordingPublisher:
 
     async def close_approval_request(self, render: RenderRecord, channel_id: int, message_id: int) -> None:
         self._record("close_approval_request", render, channel_id=channel_id, message_id=message_id)
+
+    async def refresh_attachment_urls(self, urls: Sequence[str]) -> dict[str, str]:
+        self._record("refresh_attachment_urls", None, urls=list(urls))
+        return {url: self.refreshed_urls.get(url, url) for url in urls}
 
     async def post_spend_alert(
         self, channel_id: int, *, guild_id: int, period: str, percent: int, spent: int, budget: int

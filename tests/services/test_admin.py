@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.domain.errors import RequestValidationError
+from bot.domain.models import ModelTable, load_model_table
 from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
 from bot.domain.states import RenderState
@@ -295,11 +296,12 @@ async def test_channel_defaults_clear_drops_them_all(admin: Admin) -> None:
 @pytest.mark.parametrize(
     ("options", "option"),
     [
-        ({"duration": 16}, "duration"),
-        ({"duration": 2}, "duration"),
+        ({"duration": 17}, "duration"),
+        ({"duration": 0}, "duration"),
         ({"negative_prompt": "x" * 2501}, "negative_prompt"),
         ({"mode": "ultra"}, "mode"),
-        ({"aspect_ratio": "4:3"}, "aspect_ratio"),
+        ({"aspect_ratio": "5:4"}, "aspect_ratio"),
+        ({"model": "sora-9"}, "model"),
     ],
 )
 async def test_invalid_channel_defaults_are_refused_naming_the_option(
@@ -310,6 +312,181 @@ async def test_invalid_channel_defaults_are_refused_naming_the_option(
 
     assert refused.value.option == option
     assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults()
+
+
+async def test_channel_default_model_and_sound_are_set_and_reported(admin: Admin) -> None:
+    changes = await admin.service.set_channel_defaults(GUILD, CHANNEL, model="veo-3.1", sound=False, actor_id=MOD)
+
+    assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults(model="veo-3.1", sound=False)
+    assert [c for c in changes if c.changed] == [
+        Change("channel_defaults.model", None, "veo-3.1"),
+        Change("channel_defaults.sound", None, False),
+    ]
+    assert await admin.audit_actions() == ["channel.defaults"]
+
+
+async def test_empty_channel_default_model_goes_back_to_the_servers(admin: Admin) -> None:
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, model="veo-3.1", mode="pro", actor_id=MOD)
+
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, model="", actor_id=MOD)
+
+    assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults(mode=QualityMode.PRO)
+
+
+async def test_a_model_turned_off_here_cant_be_a_channel_default(admin: Admin) -> None:
+    await admin.service.set_models(GUILD, disable="veo-3.1", actor_id=MOD)
+
+    with pytest.raises(RequestValidationError, match="turned off in this server") as refused:
+        await admin.service.set_channel_defaults(GUILD, CHANNEL, model="veo-3.1", actor_id=MOD)
+
+    assert refused.value.option == "model"
+    assert await admin.service.channel_defaults(GUILD, CHANNEL) == ChannelDefaults()
+
+
+# ---- models ------------------------------------------------------------------------------------------------
+
+
+async def test_models_of_an_untouched_server_are_all_on_with_the_bots_default(admin: Admin) -> None:
+    state = await admin.service.models(GUILD)
+
+    assert [(m.spec.key, m.on, m.default) for m in state.models][:3] == [
+        ("kling-v3", True, True),
+        ("seedance-2.0", True, False),
+        ("veo-3.1", True, False),
+    ]
+    assert all(m.on for m in state.models)
+    assert (state.default, state.default_inherited, state.default_offered) == ("kling-v3", True, True)
+
+
+async def test_disabling_a_model_turns_it_off_here_only_and_is_audited(admin: Admin) -> None:
+    changes = await admin.service.set_models(GUILD, disable="veo-3.1", actor_id=MOD)
+
+    assert changes[0] == Change("disabled_models", frozenset(), frozenset({"veo-3.1"}))
+    assert not changes[1].changed
+    assert (await admin.rules()).disabled_models == {"veo-3.1"}
+    assert (await admin.config.rules(GUILD + 1)).disabled_models == frozenset()
+    state = await admin.service.models(GUILD)
+    assert {m.spec.key for m in state.models if not m.on} == {"veo-3.1"}
+    [entry] = await admin.service.audit(GUILD)
+    assert (entry.actor_id, entry.action, entry.before, entry.after) == (
+        MOD,
+        "models.set",
+        {"disabled_models": []},
+        {"disabled_models": ["veo-3.1"]},
+    )
+
+
+async def test_enabling_a_model_turns_it_back_on(admin: Admin) -> None:
+    await admin.service.set_models(GUILD, disable="veo-3.1", actor_id=MOD)
+    await admin.service.set_models(GUILD, disable="wan-2.6", actor_id=MOD)
+
+    change = (await admin.service.set_models(GUILD, enable="veo-3.1", actor_id=MOD))[0]
+
+    assert change == Change("disabled_models", frozenset({"veo-3.1", "wan-2.6"}), frozenset({"wan-2.6"}))
+    assert (await admin.rules()).disabled_models == {"wan-2.6"}
+
+
+async def test_server_default_is_stored_and_marked(admin: Admin) -> None:
+    changes = await admin.service.set_models(GUILD, default="seedance-2.0", actor_id=MOD)
+
+    assert changes[1] == Change("default_model", None, "seedance-2.0")
+    assert (await admin.rules()).default_model == "seedance-2.0"
+    state = await admin.service.models(GUILD)
+    assert [m.spec.key for m in state.models if m.default] == ["seedance-2.0"]
+    assert (state.default, state.default_inherited) == ("seedance-2.0", False)
+
+
+async def test_the_default_model_cant_be_turned_off(admin: Admin) -> None:
+    await admin.service.set_models(GUILD, default="wan-2.6", actor_id=MOD)
+
+    with pytest.raises(RequestValidationError, match="default model, so it can't be turned off") as refused:
+        await admin.service.set_models(GUILD, disable="wan-2.6", actor_id=MOD)
+
+    assert refused.value.option == "disable"
+    assert (await admin.rules()).disabled_models == frozenset()
+    assert await admin.audit_actions() == ["models.set"]
+
+
+async def test_the_bots_default_cant_be_turned_off_while_the_server_follows_it(admin: Admin) -> None:
+    with pytest.raises(RequestValidationError, match=r"Kling 3\.0 .* default model"):
+        await admin.service.set_models(GUILD, disable="kling-v3", actor_id=MOD)
+
+
+async def test_turning_the_default_off_works_with_a_new_default_in_the_same_command(admin: Admin) -> None:
+    await admin.service.set_models(GUILD, disable="kling-v3", default="veo-3.1", actor_id=MOD)
+
+    rules = await admin.rules()
+    assert (rules.default_model, rules.disabled_models) == ("veo-3.1", {"kling-v3"})
+    [entry] = await admin.service.audit(GUILD)
+    assert entry.after == {"default_model": "veo-3.1", "disabled_models": ["kling-v3"]}
+
+
+async def test_a_model_turned_off_cant_be_the_default(admin: Admin) -> None:
+    await admin.service.set_models(GUILD, disable="veo-3.1", actor_id=MOD)
+
+    with pytest.raises(RequestValidationError, match="turned off in this server, so it can't be the default"):
+        await admin.service.set_models(GUILD, default="veo-3.1", actor_id=MOD)
+
+    await admin.service.set_models(GUILD, enable="veo-3.1", default="veo-3.1", actor_id=MOD)
+    assert (await admin.rules()).default_model == "veo-3.1"
+
+
+async def test_the_last_model_on_cant_be_turned_off(db: Database) -> None:
+    two = ModelTable(replace(spec, enabled=spec.key in ("kling-v3", "veo-3.1")) for spec in load_model_table())
+    config = GuildConfigRepository(db, DEFAULTS, clock=lambda: T0)
+    await AdminService(config=config, renders=RenderRepository(db), models=two).set_models(
+        GUILD, default="veo-3.1", actor_id=MOD
+    )
+    # The operator's table later drops the server's default, so it no longer protects the one model left on.
+    one = ModelTable(replace(spec, enabled=spec.key == "kling-v3") for spec in two)
+    service = AdminService(config=config, renders=RenderRepository(db), models=one)
+
+    with pytest.raises(RequestValidationError, match=r"Kling 3\.0 .* is the last model on in this server"):
+        await service.set_models(GUILD, disable="kling-v3", actor_id=MOD)
+
+    state = await service.models(GUILD)
+    assert (state.default, state.default_offered) == ("veo-3.1", False)
+    assert [(m.spec.key, m.on) for m in state.models] == [("kling-v3", True)]
+
+
+@pytest.mark.parametrize("option", ["enable", "disable", "default"])
+async def test_an_unknown_model_is_refused_naming_the_option_and_the_models(admin: Admin, option: str) -> None:
+    with pytest.raises(RequestValidationError) as refused:
+        await admin.service.set_models(GUILD, actor_id=MOD, **{option: "sora-9"})  # type: ignore[arg-type]
+
+    assert refused.value.option == option
+    assert "`sora-9` is not a model this bot offers" in refused.value.message
+    assert "`kling-v3`" in refused.value.message
+    assert await admin.audit_actions() == []
+
+
+async def test_a_model_the_operator_turned_off_is_unknown_here(db: Database) -> None:
+    table = ModelTable(replace(spec, enabled=spec.key != "vidu-q3") for spec in load_model_table())
+    service = AdminService(config=GuildConfigRepository(db, DEFAULTS), renders=RenderRepository(db), models=table)
+
+    with pytest.raises(RequestValidationError, match="`vidu-q3` is not a model this bot offers"):
+        await service.set_models(GUILD, default="vidu-q3", actor_id=MOD)
+
+
+async def test_enable_and_disable_of_the_same_model_is_refused(admin: Admin) -> None:
+    with pytest.raises(RequestValidationError, match=r"both name Veo 3\.1"):
+        await admin.service.set_models(GUILD, enable="veo-3.1", disable="veo-3.1", actor_id=MOD)
+
+
+async def test_enabling_a_model_already_on_writes_nothing(admin: Admin) -> None:
+    changes = await admin.service.set_models(GUILD, enable="veo-3.1", actor_id=MOD)
+
+    assert not any(c.changed for c in changes)
+    assert await admin.audit_actions() == []
+
+
+async def test_channels_whose_default_model_is_off_are_pointed_out(admin: Admin) -> None:
+    await admin.service.set_channel_defaults(GUILD, CHANNEL, model="veo-3.1", actor_id=MOD)
+    await admin.service.set_channel_defaults(GUILD, CHANNEL + 1, model="wan-2.6", actor_id=MOD)
+
+    await admin.service.set_models(GUILD, disable="veo-3.1", actor_id=MOD)
+
+    assert (await admin.service.models(GUILD)).stranded_channels == {CHANNEL: "veo-3.1"}
 
 
 # ---- approvals ---------------------------------------------------------------------------------------------

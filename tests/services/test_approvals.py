@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.domain.models import load_model_table
 from bot.domain.states import RenderState
 from bot.services.approvals import ApprovalService
 from bot.services.ports import PublishUnavailable
@@ -182,7 +183,13 @@ async def test_denied_request_is_shown_as_denied_and_closed_without_reaching_the
         # Nothing may be sent for a denied request: this client points nowhere.
         api = VideoApiClient(session, "http://127.0.0.1:9", "sk-unused")
         tracker = Tracker(
-            setup.repo, ImageStore(db), api, setup.publisher, TrackerConfig("t", tmp_path), now=lambda: DECIDED_AT
+            setup.repo,
+            ImageStore(db),
+            api,
+            setup.publisher,
+            TrackerConfig("t", tmp_path),
+            models=load_model_table(),
+            now=lambda: DECIDED_AT,
         )
 
         await tracker.run_until_idle()

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.domain.images import CheckedImage
+from bot.domain.models import load_model_table
 from bot.domain.quota_types import (
     ApprovalRules,
-    CostRates,
     Decision,
     GuildRules,
     RefusalReason,
     Requester,
     UsageSnapshot,
 )
-from bot.domain.request import GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
+from bot.domain.request import AspectRatio, GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
 from bot.domain.states import FailureKind, RenderState
 from bot.services.generation import Accepted, GenerationService, Refused
 from bot.services.ports import PublishUnavailable
@@ -29,6 +30,7 @@ from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
+from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import NewRender, RenderRecord, RenderRepository
 from bot.videoapi.client import VideoApiClient
 from tests.services.recording_publisher import RecordingPublisher
@@ -40,6 +42,8 @@ MOD_CHANNEL = 5_000_000_000_000_000_005
 ROLE = 6_000_000_000_000_000_006
 UPLOAD_LIMIT = 25 * 1024 * 1024
 MEMBER = Requester(USER)
+MODELS = load_model_table()
+FIRST_DRAWN_SEED = 1000
 
 
 ON_EVERY_ENGINE = pytest.mark.parametrize("db", ENGINES, indirect=True)
@@ -75,6 +79,7 @@ class Setup:
     config: GuildConfigRepository
     publisher: RecordingPublisher
     wakes: list[None]
+    holds: ModelHolds
 
     async def accept(
         self,
@@ -118,17 +123,22 @@ def setup(db: Database) -> Setup:
     config = GuildConfigRepository(db, GuildRules(default_daily_credits=50, max_in_flight_per_member=None))
     publisher = RecordingPublisher()
     wakes: list[None] = []
+    holds = ModelHolds(db)
+    seeds = itertools.count(FIRST_DRAWN_SEED)  # "random" seeds the tests can predict
     service = GenerationService(
         renders=repo,
         images=images,
         config=config,
         alerts=AlertRepository(db),
         publisher=publisher,
-        rates=CostRates(),
+        models=MODELS,
+        default_model="kling-v3",
         wake_tracker=lambda: wakes.append(None),
+        holds=holds,
         now=lambda: T0,
+        draw_seed=lambda: next(seeds),
     )
-    return Setup(service, repo, images, config, publisher, wakes)
+    return Setup(service, repo, images, config, publisher, wakes, holds)
 
 
 def first_frame(data: bytes = b"\x89PNG first frame bytes") -> CheckedImage:
@@ -225,7 +235,9 @@ async def test_tracker_does_not_edit_a_status_message_that_already_shows_the_sta
     async with aiohttp.ClientSession() as session:
         # A held request is never submitted, so this client is never used.
         api = VideoApiClient(session, "http://127.0.0.1:9", "sk-unused")
-        tracker = Tracker(setup.repo, setup.images, api, setup.publisher, TrackerConfig("t", tmp_path), now=lambda: T0)
+        tracker = Tracker(
+            setup.repo, setup.images, api, setup.publisher, TrackerConfig("t", tmp_path), models=MODELS, now=lambda: T0
+        )
 
         await tracker.run_until_idle()
 
@@ -396,3 +408,146 @@ async def test_no_alert_while_spending_stays_under_half_the_budget(setup: Setup)
     await setup.accepted()
 
     assert setup.alerts() == []
+
+
+# ---- models: cost, seeds, availability ------------------------------------------------------------------
+
+
+def veo(*, takes: int = 1, seed: int | None = 7, mode: QualityMode = QualityMode.PRO) -> VideoRequest:
+    return VideoRequest(
+        prompt="a lighthouse in a storm",
+        generation_mode=GenerationMode.TEXT,
+        mode=mode,
+        duration=8,
+        aspect_ratio=AspectRatio.WIDE,
+        takes=takes,
+        model="veo-3.1",
+        sound=True,
+        seed=seed,
+    )
+
+
+def kling(*, sound: bool | None = None, takes: int = 1) -> VideoRequest:
+    return replace(video_request(takes=takes), model="kling-v3", sound=sound)
+
+
+@pytest.mark.parametrize(
+    ("request_", "cost"),
+    [
+        pytest.param(veo(), 48, id="veo-pro-8s-sound"),
+        pytest.param(veo(mode=QualityMode.STD), 40, id="veo-std-8s-sound"),
+        pytest.param(replace(veo(), sound=False), 32, id="veo-pro-8s-silent"),
+        pytest.param(kling(sound=False), 5, id="kling-std-5s-silent"),
+        pytest.param(kling(sound=True), 10, id="kling-std-5s-sound"),
+    ],
+)
+async def test_cost_is_the_models_rate_per_second(setup: Setup, request_: VideoRequest, cost: int) -> None:
+    result = await setup.accepted(request_)
+
+    assert [r.cost for r in result.renders] == [cost]
+    assert result.decision.cost == cost
+    assert await setup.used_credits() == cost
+
+
+async def test_preview_charges_the_models_rate_too(setup: Setup) -> None:
+    decision = await setup.service.preview(guild_id=GUILD, channel_id=CHANNEL, requester=MEMBER, request=veo())
+
+    assert decision.cost == 48
+
+
+async def test_takes_of_a_dear_model_are_each_charged_in_full(setup: Setup) -> None:
+    await setup.config.set_default_daily_credits(GUILD, 500, actor_id=MODERATOR)
+    result = await setup.accepted(veo(takes=2))
+
+    assert [r.cost for r in result.renders] == [48, 48]
+    assert await setup.used_credits() == 96
+
+
+async def test_each_take_gets_the_next_seed_from_the_members(setup: Setup) -> None:
+    await setup.config.set_default_daily_credits(GUILD, 500, actor_id=MODERATOR)
+    result = await setup.accepted(veo(takes=3, seed=7))
+
+    assert [r.request.seed for r in result.renders] == [7, 8, 9]
+    stored = [await setup.repo.get(r.id) for r in result.renders]
+    assert [r.request.seed for r in stored if r is not None] == [7, 8, 9]
+
+
+async def test_each_take_gets_a_seed_of_its_own_when_the_member_gave_none(setup: Setup) -> None:
+    await setup.config.set_default_daily_credits(GUILD, 500, actor_id=MODERATOR)
+    result = await setup.accepted(veo(takes=3, seed=None))
+
+    assert [r.request.seed for r in result.renders] == [FIRST_DRAWN_SEED, FIRST_DRAWN_SEED + 1, FIRST_DRAWN_SEED + 2]
+
+
+async def test_a_model_without_a_seed_stores_none(setup: Setup) -> None:
+    result = await setup.accepted(kling(takes=2))
+
+    assert [r.request.seed for r in result.renders] == [None, None]
+
+
+def test_regenerate_draws_a_fresh_seed_for_a_model_that_takes_one(setup: Setup) -> None:
+    fresh = setup.service.fresh_seed(veo(seed=7))
+
+    assert fresh.seed == FIRST_DRAWN_SEED
+    assert replace(fresh, seed=7) == veo(seed=7)  # nothing else changes
+
+
+def test_regenerate_keeps_a_seedless_model_seedless(setup: Setup) -> None:
+    assert setup.service.fresh_seed(kling()) == kling()
+
+
+class ModelsTurnedOff(GuildConfigRepository):
+    """The server's rules with some models turned off, and a default picked, by its moderators."""
+
+    def __init__(self, db: Database, disabled: frozenset[str] = frozenset(), default: str = "wan-2.6") -> None:
+        super().__init__(db)
+        self._disabled = disabled
+        self._default = default
+
+    async def rules(self, guild_id: int) -> GuildRules:
+        return replace(await super().rules(guild_id), disabled_models=self._disabled, default_model=self._default)
+
+
+def service_with(setup: Setup, db: Database, config: GuildConfigRepository) -> GenerationService:
+    return GenerationService(
+        renders=setup.repo,
+        images=setup.images,
+        config=config,
+        alerts=AlertRepository(db),
+        publisher=setup.publisher,
+        models=MODELS,
+        default_model="kling-v3",
+        wake_tracker=lambda: None,
+        holds=setup.holds,
+        now=lambda: T0,
+    )
+
+
+async def test_model_choice_is_the_table_with_the_servers_default(setup: Setup) -> None:
+    choice = await setup.service.model_choice(GUILD)
+
+    assert choice.default == "kling-v3"
+    assert choice.unavailable == {}
+    assert [spec.key for spec in choice.usable()] == [spec.key for spec in MODELS.enabled()]
+
+
+async def test_model_choice_leaves_out_models_turned_off_or_held(setup: Setup, db: Database) -> None:
+    service = service_with(setup, db, ModelsTurnedOff(db, frozenset({"seedance-2.0", "veo-3.1"})))
+    await setup.holds.hold("veo-3.1", T0 + timedelta(minutes=30))
+    await setup.holds.hold("vidu-q3", T0 + timedelta(minutes=30))
+
+    choice = await service.model_choice(GUILD)
+
+    assert choice.default == "wan-2.6"
+    assert choice.unavailable["seedance-2.0"] == "it is turned off in this server"
+    assert choice.unavailable["veo-3.1"] == "it is turned off in this server"  # the moderators' word wins
+    assert choice.unavailable["vidu-q3"].startswith("ModelStream can't run it at the moment (back <t:")
+    assert "seedance-2.0" not in [spec.key for spec in choice.usable()]
+
+
+async def test_a_server_default_the_table_no_longer_has_falls_back_to_the_bots(setup: Setup, db: Database) -> None:
+    service = service_with(setup, db, ModelsTurnedOff(db, default="veo-2"))
+
+    choice = await service.model_choice(GUILD)
+
+    assert choice.default == "kling-v3"

@@ -18,12 +18,36 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.domain.request import GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
+from bot.domain.errors import RequestValidationError
+from bot.domain.models import ModelTable, load_model_table
+from bot.domain.request import (
+    AspectRatio,
+    ChannelDefaults,
+    GenerationMode,
+    ImageRole,
+    ImageSlot,
+    QualityMode,
+    RawOptions,
+    VideoRequest,
+)
 from bot.domain.states import FailureKind, RenderState
+from bot.domain.validation import validate_options
+from bot.services.generation import GenerationService
 from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
-from bot.services.tracker import APPROVAL_RECHECK, APPROVAL_TIMEOUT, ASK_GRACE, POSTING, Tracker, TrackerConfig
+from bot.services.tracker import (
+    APPROVAL_RECHECK,
+    APPROVAL_TIMEOUT,
+    ASK_GRACE,
+    MAX_SUBMIT_ATTEMPTS,
+    POSTING,
+    Tracker,
+    TrackerConfig,
+)
+from bot.storage.alerts import AlertRepository
+from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
+from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import NewRender, RenderRecord, RenderRepository
 from bot.videoapi.client import VideoApiClient
 from bot.videoapi.retry import RetryPolicy
@@ -36,6 +60,7 @@ from tests.storage.databases import ENGINES, open_database
 MB = 1024 * 1024
 POLL = 10.0
 VIDEO_SIZE = 256 * 1024
+MODELS = load_model_table()
 
 
 ON_EVERY_ENGINE = pytest.mark.parametrize("db", ENGINES, indirect=True)
@@ -66,6 +91,7 @@ class Harness:
     api: FakeVideoApi
     publisher: RecordingPublisher
     clock: FakeClock
+    holds: ModelHolds
 
     async def add(
         self,
@@ -152,11 +178,18 @@ def make_harness(
     clock = FakeClock(T0)
     repo = RenderRepository(db)
     images = ImageStore(db)
+    holds = ModelHolds(db)
     client = VideoApiClient(
         session, api.base_url, api.api_key, policy=RetryPolicy(max_attempts=2), sleep=no_sleep, rand=lambda: 0.5
     )
 
-    def build(*, owner: str = "tracker-a", publisher: RecordingPublisher | None = None, **config: Any) -> Harness:
+    def build(
+        *,
+        owner: str = "tracker-a",
+        publisher: RecordingPublisher | None = None,
+        models: ModelTable | None = None,
+        **config: Any,
+    ) -> Harness:
         work_dir = tmp_path / f"work-{owner}"
         work_dir.mkdir(exist_ok=True)
         settings = TrackerConfig(
@@ -169,8 +202,8 @@ def make_harness(
         )
         settings = replace(settings, **config)
         publisher = publisher or RecordingPublisher()
-        tracker = Tracker(repo, images, client, publisher, settings, now=clock)
-        return Harness(tracker, repo, images, api, publisher, clock)
+        tracker = Tracker(repo, images, client, publisher, settings, models=models or MODELS, now=clock, holds=holds)
+        return Harness(tracker, repo, images, api, publisher, clock, holds)
 
     return build
 
@@ -733,3 +766,223 @@ async def test_render_leased_by_a_dead_process_is_taken_over_once_the_lease_expi
     harness.clock.advance(61)
     await harness.run()
     assert (await harness.get(render.id)).state is RenderState.QUEUED
+
+
+# ---- models -------------------------------------------------------------------------------------------
+
+FRAME_SHA = "f" * 64
+FRAME = b"\x89PNG a first frame"
+
+
+def cdn_url(name: str, expires: datetime) -> str:
+    """A Discord attachment URL signed to stop working at `expires` (its `ex` parameter, hex Unix seconds)."""
+    return f"https://cdn.discordapp.com/attachments/1/2/{name}?ex={int(expires.timestamp()):x}&is=0&hm=abc"
+
+
+def veo_request() -> VideoRequest:
+    return VideoRequest(
+        prompt="a lighthouse in a storm",
+        generation_mode=GenerationMode.TEXT,
+        mode=QualityMode.PRO,
+        duration=8,
+        aspect_ratio=AspectRatio.WIDE,
+        model="veo-3.1",
+        sound=True,
+        seed=7,
+    )
+
+
+def wan_image_request(url: str) -> VideoRequest:
+    return VideoRequest(
+        prompt="the lighthouse beam sweeps the sea",
+        generation_mode=GenerationMode.IMAGE,
+        mode=QualityMode.STD,
+        duration=5,
+        aspect_ratio=None,
+        images=(ImageSlot(ImageRole.FIRST_FRAME, 1, FRAME_SHA, url),),
+        model="wan-2.6",
+        sound=True,
+        seed=3,
+    )
+
+
+def generation_service(harness: Harness, db: Database) -> GenerationService:
+    """The service members' requests go through, on the tracker's database and holds."""
+    return GenerationService(
+        renders=harness.repo,
+        images=harness.images,
+        config=GuildConfigRepository(db),
+        alerts=AlertRepository(db),
+        publisher=harness.publisher,
+        models=MODELS,
+        default_model="kling-v3",
+        wake_tracker=lambda: None,
+        holds=harness.holds,
+        now=harness.clock,
+    )
+
+
+@ON_EVERY_ENGINE
+async def test_model_the_gateway_cannot_serve_fails_refunded_and_is_kept_off(
+    make_harness: Callable[..., Harness], db: Database
+) -> None:
+    harness = make_harness(model_hold_seconds=600.0)
+    harness.api.fail_next("create", "503-model-not-found")
+    render = await harness.add(cost=5)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.MODEL_UNAVAILABLE)
+    assert done.failure_detail == "Kling 3.0"
+    assert harness.seen_states(render.id)[-1] is RenderState.FAILED
+    assert await harness.used_credits() == 0
+    assert len(harness.api.create_calls) == 1  # refused before any upstream call: trying again can't help
+    assert await harness.holds.active(harness.clock()) == {"kling-v3": T0 + timedelta(seconds=600)}
+
+
+async def test_a_held_model_is_offered_to_nobody_until_the_hold_ends(
+    make_harness: Callable[..., Harness], db: Database
+) -> None:
+    harness = make_harness(model_hold_seconds=600.0)
+    harness.api.fail_next("create", "503-model-not-found")
+    await harness.finish((await harness.add()).id)
+    service = generation_service(harness, db)
+
+    choice = await service.model_choice(GUILD)
+
+    assert "kling-v3" in choice.unavailable
+    assert "can't run it at the moment" in choice.unavailable["kling-v3"]
+    assert "kling-v3" not in [spec.key for spec in choice.usable()]
+    with pytest.raises(RequestValidationError) as refused:
+        validate_options(RawOptions(prompt="a fox", model="kling-v3"), ChannelDefaults(), choice)
+    assert refused.value.option == "model"
+    assert "Kling 3.0 (`kling-v3`) can't be used right now" in refused.value.message
+    # Nothing the member left out picks it either: the default is held, so they are told to pick another.
+    with pytest.raises(RequestValidationError, match="default model here"):
+        validate_options(RawOptions(prompt="a fox"), ChannelDefaults(), choice)
+
+    harness.clock.advance(600)
+    assert "kling-v3" not in (await service.model_choice(GUILD)).unavailable
+
+
+async def test_request_for_a_model_no_longer_in_the_table_fails_refunded_without_a_create(
+    make_harness: Callable[..., Harness],
+) -> None:
+    without_veo = ModelTable(spec for spec in MODELS if spec.key != "veo-3.1")
+    harness = make_harness(models=without_veo)
+    render = await harness.add(veo_request(), cost=48)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.MODEL_UNAVAILABLE)
+    assert done.failure_detail == "`veo-3.1`"
+    assert await harness.used_credits() == 0
+    assert harness.api.create_calls == []
+
+
+async def test_veo_is_sent_as_its_table_entry_says(harness: Harness) -> None:
+    await harness.add(veo_request())
+
+    await harness.run()
+
+    [create] = harness.api.create_calls
+    assert create.json["model"] == "veo-3.1"
+    assert (create.json["duration"], create.json["metadata"]["durationSeconds"]) == (8, 8)
+    assert create.json["metadata"]["resolution"] == "1080p"
+    assert create.json["metadata"]["aspectRatio"] == "16:9"
+    assert (create.json["metadata"]["generateAudio"], create.json["metadata"]["seed"]) == (True, 7)
+
+
+async def test_veo_clip_is_fetched_from_the_gateways_content_even_when_the_status_has_a_url(
+    harness: Harness,
+) -> None:
+    render = await harness.add(veo_request())
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert done.video_url is None  # the status URL is not Veo's: it is never stored, shown or fetched
+    assert harness.api.calls("GET", f"/v1/videos/{done.task_id}/content") != []
+    assert harness.api.calls("GET", "/files/") == []
+    [delivery] = harness.publisher.deliveries
+    assert (delivery.method, delivery.details["size"]) == ("deliver_file", VIDEO_SIZE)
+
+
+async def test_stale_attachment_url_is_refreshed_before_a_url_model_is_sent_it(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    stale = cdn_url("frame.png", T0 + timedelta(minutes=5))  # gone before the model has fetched it
+    fresh = cdn_url("frame.png", T0 + timedelta(hours=24))
+    harness.publisher.refreshed_urls[stale] = fresh
+    render = await harness.add(wan_image_request(stale))
+
+    await harness.run()
+
+    [refresh] = harness.publisher.calls("refresh_attachment_urls")
+    assert refresh.details["urls"] == [stale]
+    [create] = harness.api.create_calls
+    assert create.json["model"] == "wan2.6-i2v-flash"
+    assert create.json["img_url"] == fresh
+    assert FRAME.hex() not in str(create.json)  # a URL model gets the URL, never the bytes
+    assert (await harness.get(render.id)).state is RenderState.QUEUED
+
+
+async def test_attachment_url_that_outlives_the_send_is_not_refreshed(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    url = cdn_url("frame.png", T0 + timedelta(hours=2))
+    await harness.add(wan_image_request(url))
+
+    await harness.run()
+
+    assert harness.publisher.calls("refresh_attachment_urls", succeeded_only=False) == []
+    [create] = harness.api.create_calls
+    assert create.json["img_url"] == url
+
+
+async def test_models_sent_image_bytes_never_ask_discord_for_urls(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    request = replace(
+        wan_image_request(cdn_url("frame.png", T0 - timedelta(hours=1))), model="kling-v3", sound=False, seed=None
+    )
+    await harness.add(request)
+
+    await harness.run()
+
+    assert harness.publisher.calls("refresh_attachment_urls", succeeded_only=False) == []
+    [create] = harness.api.create_calls
+    assert create.json["image"] == base64.b64encode(FRAME).decode()
+
+
+async def test_url_refresh_failing_passingly_keeps_the_request_for_a_later_try(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    stale = cdn_url("frame.png", T0 - timedelta(hours=3))
+    fresh = cdn_url("frame.png", T0 + timedelta(hours=24))
+    harness.publisher.refreshed_urls[stale] = fresh
+    harness.publisher.fail_next("refresh_attachment_urls", PublishUnavailable("HTTP 503"))
+    render = await harness.add(wan_image_request(stale))
+
+    await harness.run()
+
+    waiting = await harness.get(render.id)
+    assert (waiting.state, waiting.failure_kind) == (RenderState.ACCEPTED, None)
+    assert harness.wait_of(waiting) == timedelta(seconds=POLL)
+    assert harness.api.create_calls == []
+    assert await harness.used_credits() == 5  # still reserved: the request is not lost
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    [create] = harness.api.create_calls
+    assert create.json["img_url"] == fresh
+
+
+async def test_url_refresh_that_never_succeeds_gives_up_refunded(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    harness.publisher.fail_next("refresh_attachment_urls", PublishUnavailable("HTTP 400"), times=MAX_SUBMIT_ATTEMPTS)
+    render = await harness.add(wan_image_request(cdn_url("frame.png", T0 - timedelta(hours=3))))
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.INPUT_MISSING)
+    assert len(harness.publisher.calls("refresh_attachment_urls", succeeded_only=False)) == MAX_SUBMIT_ATTEMPTS
+    assert harness.api.create_calls == []
+    assert await harness.used_credits() == 0

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+from sqlalchemy import insert, select
+
 from bot.domain.quota_types import ApprovalRules, GuildRules
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
+from bot.domain.settings_catalog import SETTINGS, Scope
 from bot.storage.config import AuditEntry, GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.renders import RenderRepository
+from bot.storage.tables import channel_settings, guild_settings
 from tests.storage.builders import CHANNEL, GUILD, T0, USER, add_render
 
 MOD = 9_000_000_000_000_000_009
@@ -24,6 +29,12 @@ class Clock:
 
 def _config(db: Database) -> GuildConfigRepository:
     return GuildConfigRepository(db, DEFAULTS, clock=Clock())
+
+
+def test_every_guild_setting_has_its_column() -> None:
+    columns = set(guild_settings.c.keys())
+
+    assert {setting.storage_key for setting in SETTINGS.of(Scope.GUILD)} <= columns
 
 
 async def test_unconfigured_guild_gets_the_defaults(db: Database) -> None:
@@ -173,6 +184,78 @@ async def test_channel_defaults_round_trip_and_keep_the_access(db: Database) -> 
     [entry, _] = await config.audit(GUILD)
     assert entry.before["mode"] is None
     assert entry.after["mode"] == "pro"
+
+
+async def test_channel_default_model_and_sound_round_trip_and_are_audited(db: Database) -> None:
+    config = _config(db)
+
+    await config.set_channel_defaults(GUILD, CHANNEL, ChannelDefaults(model="veo-3.1", sound=False), actor_id=MOD)
+
+    assert await config.channel_defaults(GUILD, CHANNEL) == ChannelDefaults(model="veo-3.1", sound=False)
+    [entry] = await config.audit(GUILD)
+    assert (entry.before["model"], entry.before["sound"]) == (None, None)
+    assert (entry.after["model"], entry.after["sound"]) == ("veo-3.1", False)
+
+
+async def test_channel_defaults_stored_before_models_existed_still_load(db: Database) -> None:
+    async with db.write() as conn:
+        await conn.execute(
+            insert(channel_settings).values(
+                guild_id=GUILD, channel_id=CHANNEL, defaults='{"mode": "pro", "duration": 10, "aspect_ratio": null}'
+            )
+        )
+
+    assert await _config(db).channel_defaults(GUILD, CHANNEL) == ChannelDefaults(mode=QualityMode.PRO, duration=10)
+
+
+async def test_all_channel_defaults_lists_only_channels_with_defaults(db: Database) -> None:
+    config = _config(db)
+    await config.set_channel_defaults(GUILD, CHANNEL, ChannelDefaults(model="wan-2.6"), actor_id=MOD)
+    await config.set_channel_defaults(GUILD, CHANNEL + 1, ChannelDefaults(), actor_id=MOD)
+    await config.set_channel_access(GUILD, CHANNEL + 2, "allow", actor_id=MOD)
+    await config.set_channel_defaults(GUILD + 1, CHANNEL, ChannelDefaults(sound=True), actor_id=MOD)
+
+    assert await config.all_channel_defaults(GUILD) == {CHANNEL: ChannelDefaults(model="wan-2.6")}
+
+
+async def test_server_models_inherit_until_set(db: Database) -> None:
+    rules = await _config(db).rules(GUILD)
+
+    assert (rules.default_model, rules.disabled_models) == (None, frozenset())
+
+
+async def test_server_default_and_disabled_models_are_stored_and_audited_as_plain_json(db: Database) -> None:
+    config = _config(db)
+
+    await config.set_guild_settings(
+        GUILD,
+        "models.set",
+        {"default_model": "wan-2.6", "disabled_models": frozenset({"veo-3.1", "kling-v3"})},
+        actor_id=MOD,
+    )
+
+    rules = await config.rules(GUILD)
+    assert (rules.default_model, rules.disabled_models) == ("wan-2.6", frozenset({"veo-3.1", "kling-v3"}))
+    assert (await config.rules(GUILD + 1)).default_model is None
+    [entry] = await config.audit(GUILD)
+    assert (entry.action, entry.actor_id) == ("models.set", MOD)
+    assert entry.before == {"default_model": None, "disabled_models": []}
+    assert entry.after == {"default_model": "wan-2.6", "disabled_models": ["kling-v3", "veo-3.1"]}
+
+
+async def test_setting_one_guild_setting_leaves_the_others_unset(db: Database) -> None:
+    config = _config(db)
+
+    await config.set_guild_settings(GUILD, "models.set", {"disabled_models": frozenset({"veo-3.1"})}, actor_id=MOD)
+
+    async with db.read() as conn:
+        row = (await conn.execute(select(guild_settings).where(guild_settings.c.guild_id == GUILD))).one()
+    assert (row.default_model, row.disabled_models, row.cooldown_seconds) == (None, '["veo-3.1"]', None)
+
+
+async def test_unknown_guild_setting_is_a_programming_error(db: Database) -> None:
+    with pytest.raises(ValueError, match="guild settings only"):
+        await _config(db).set_guild_settings(GUILD, "x.set", {"banned_user_ids": frozenset()}, actor_id=MOD)
 
 
 async def test_channel_without_defaults_gets_empty_defaults(db: Database) -> None:

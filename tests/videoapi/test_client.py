@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.videoapi.client import VideoApiClient, _transport_error
 from bot.videoapi.errors import (
@@ -17,6 +20,7 @@ from bot.videoapi.errors import (
     AuthError,
     BadRequest,
     DownloadTooLarge,
+    ModelUnavailable,
     NoCredit,
     RateLimited,
     ServerError,
@@ -94,6 +98,15 @@ async def test_create_retried_after_503_model_not_found(client: VideoApiClient, 
     api.fail_next("create", "503-model-not-found")
     await client.create(PAYLOAD)
     assert len(api.create_calls) == 2
+
+
+async def test_create_with_one_attempt_raises_model_unavailable(client: VideoApiClient, api: FakeVideoApi) -> None:
+    # The tracker sends once and handles model_not_found itself (refund, hold the model).
+    api.fail_next("create", "503-model-not-found")
+    with pytest.raises(ModelUnavailable) as caught:
+        await client.create(PAYLOAD, max_attempts=1)
+    assert (caught.value.status, caught.value.code) == (503, "model_not_found")
+    assert len(api.create_calls) == 1
 
 
 async def test_create_gives_up_after_max_attempts(
@@ -367,6 +380,87 @@ async def test_check_refuses_a_wrong_key(session: aiohttp.ClientSession, api: Fa
     with pytest.raises(AuthError) as caught:
         await client.check()
     assert caught.value.status == 401
+
+
+# ---- model list ----------------------------------------------------------------------------------------
+
+
+async def test_list_models_gives_the_ids_the_key_may_use(client: VideoApiClient, api: FakeVideoApi) -> None:
+    models = await client.list_models()
+
+    assert "kling-v3" in models
+    assert all(model and model == model.strip() for model in models)
+    assert len(models) == len(set(models))
+    call = api.calls("GET", "/v1/models")[0]
+    assert call.authorized is True
+
+
+async def test_list_models_is_retried_after_a_server_error(
+    client: VideoApiClient, api: FakeVideoApi, sleeps: RecordingSleep
+) -> None:
+    api.fail_next("models", "500")
+
+    assert "kling-v3" in await client.list_models()
+    assert len(api.calls("GET", "/v1/models")) == 2
+    assert sleeps.delays == [0.5]
+
+
+async def test_list_models_with_a_wrong_key_is_an_auth_error(session: aiohttp.ClientSession, api: FakeVideoApi) -> None:
+    client = VideoApiClient(session, api.base_url, "sk-wrong", sleep=RecordingSleep())
+
+    with pytest.raises(AuthError):
+        await client.list_models()
+
+
+@pytest.mark.parametrize("fault", ["not-json", "no-task-id"])
+async def test_list_models_without_a_data_list_is_unexpected(
+    client: VideoApiClient, api: FakeVideoApi, fault: str
+) -> None:
+    api.fail_next("models", fault)
+
+    with pytest.raises(UnexpectedResponse):
+        await client.list_models()
+
+
+@asynccontextmanager
+async def one_answer(path: str, body: object) -> AsyncIterator[str]:
+    """A loopback server answering `path` with `body`, for shapes the fake gateway never sends."""
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_get(path, answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_list_models_keeps_only_readable_ids(session: aiohttp.ClientSession) -> None:
+    entries = [{"id": " veo-3.1 "}, {"id": ""}, {"object": "model"}, "wan2.6-t2v", {"id": 5}, {"id": "wan2.6-t2v"}]
+    async with one_answer("/v1/models", {"object": "list", "data": entries}) as base:
+        client = VideoApiClient(session, base, "sk-test", sleep=RecordingSleep())
+
+        assert await client.list_models() == ["veo-3.1", "wan2.6-t2v"]
+
+
+async def test_status_reads_the_video_where_the_table_says(session: aiohttp.ClientSession) -> None:
+    url = "https://cdn.example.com/v/wan.mp4"
+    body = {"task_id": "task_w", "status": "SUCCEEDED", "output": {"results": [{"video": url}]}}
+    async with one_answer("/v1/video/generations/task_w", body) as base:
+        client = VideoApiClient(session, base, "sk-test", sleep=RecordingSleep())
+
+        found = await client.status("task_w", video_path="output.results.0.video")
+        blind = await client.status("task_w")
+
+    assert (found.phase, found.video_url) == (TaskPhase.SUCCEEDED, url)
+    assert blind.video_url is None
 
 
 # ---- the key never leaks -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from bot.videoapi.errors import (
     AuthError,
     BadRequest,
+    ModelUnavailable,
     NoCredit,
     RateLimited,
     ServerError,
@@ -113,6 +114,28 @@ def test_model_not_found_keeps_its_code() -> None:
     error = error_from_response(503, openai_style("无可用渠道 (request id: X)", "model_not_found"), {})
     assert isinstance(error, ServerError)
     assert error.code == "model_not_found"
+
+
+def test_model_not_found_is_model_unavailable() -> None:
+    body = openai_style("当前分组 default 下对于模型 veo-3.1 无可用渠道 (request id: 2026X)", "model_not_found")
+    error = error_from_response(503, body, {})
+    assert type(error) is ModelUnavailable
+    assert (error.status, error.request_id) == (503, "2026X")
+    assert error.message == "当前分组 default 下对于模型 veo-3.1 无可用渠道"
+
+
+def test_model_not_found_in_a_task_envelope_is_model_unavailable() -> None:
+    assert isinstance(error_from_response(503, task_style("model_not_found", "no channel"), {}), ModelUnavailable)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, openai_style("upstream overloaded", "upstream_error")), (502, b""), (500, task_style("x", "boom"))],
+)
+def test_other_server_errors_are_not_model_unavailable(status: int, body: bytes) -> None:
+    error = error_from_response(status, body, {})
+    assert isinstance(error, ServerError)
+    assert not isinstance(error, ModelUnavailable)
 
 
 def test_html_error_page_gives_a_plain_message() -> None:

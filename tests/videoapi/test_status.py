@@ -134,3 +134,68 @@ def test_running_status_reports_no_reason() -> None:
 def test_no_status_at_all_is_unexpected(body: object) -> None:
     with pytest.raises(UnexpectedResponse):
         parse_status(body)
+
+
+# ---- where each family keeps the video ------------------------------------------------------------------
+
+
+def test_seedance_content_video_url_flat() -> None:
+    body = {"task_id": "t", "status": "succeeded", "content": {"video_url": URL}, "usage": {"total_tokens": 10}}
+    status = parse_status(body)
+    assert (status.phase, status.video_url) == (TaskPhase.SUCCEEDED, URL)
+
+
+def test_wan_output_video_url_flat_and_nested() -> None:
+    flat = parse_status({"task_id": "t", "status": "SUCCEEDED", "output": {"video_url": URL}})
+    nested = parse_status(_shape_b(status="SUCCESS", data={"output": {"task_status": "SUCCEEDED", "video_url": URL}}))
+    assert (flat.phase, flat.video_url) == (TaskPhase.SUCCEEDED, URL)
+    assert (nested.phase, nested.video_url) == (TaskPhase.SUCCEEDED, URL)
+
+
+def test_vidu_first_creation_url_flat_and_nested() -> None:
+    creations = [{"id": "c1", "url": URL, "cover_url": "https://cdn.example.com/cover.jpg"}, {"url": "https://x/2"}]
+    flat = parse_status({"task_id": "t", "status": "success", "creations": creations})
+    nested = parse_status(_shape_b(status="SUCCESS", data={"state": "success", "creations": creations}))
+    assert (flat.phase, flat.video_url) == (TaskPhase.SUCCEEDED, URL)
+    assert nested.video_url == URL
+
+
+def test_veo_done_without_a_url_has_none() -> None:
+    # Veo's status never carries the video: it is fetched from /v1/videos/{id}/content.
+    status = parse_status({"task_id": "t", "status": "completed", "progress": 100, "metadata": {}})
+    assert (status.phase, status.video_url) == (TaskPhase.SUCCEEDED, None)
+
+
+@pytest.mark.parametrize("word", ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"])
+def test_wan_status_words(word: str) -> None:
+    expected = {
+        "PENDING": TaskPhase.QUEUED,
+        "RUNNING": TaskPhase.RUNNING,
+        "SUCCEEDED": TaskPhase.SUCCEEDED,
+        "FAILED": TaskPhase.FAILED,
+        "CANCELED": TaskPhase.FAILED,
+        "UNKNOWN": TaskPhase.RUNNING,
+    }[word]
+    assert parse_status({"status": word}).phase is expected
+
+
+def test_video_path_is_looked_at_first() -> None:
+    body = {"status": "succeeded", "url": "https://cdn.example.com/preview.mp4", "result": {"hd": {"url": URL}}}
+    assert parse_status(body, "result.hd.url").video_url == URL
+
+
+def test_video_path_indexes_lists_by_number() -> None:
+    body = _shape_b(status="SUCCESS", data={"creations": [{"url": "https://x/first"}, {"url": URL}]})
+    assert parse_status(body, "data.data.creations.1.url").video_url == URL
+
+
+@pytest.mark.parametrize(
+    "path", ["nothing.here", "data.data.creations.5.url", "data.data.creations.x.url", "data.status.deeper", ""]
+)
+def test_video_path_that_finds_nothing_falls_back_to_the_known_places(path: str) -> None:
+    body = _shape_b(status="SUCCESS", result_url=URL, data={"creations": [{"url": URL}]})
+    assert parse_status(body, path).video_url == URL
+
+
+def test_video_path_that_finds_nothing_and_no_known_place_is_none() -> None:
+    assert parse_status({"status": "succeeded"}, "output.video_url").video_url is None

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Credits = app_commands.Range[int, 0, MAX_CREDITS]
 Target = discord.Member | discord.Role
+NO_MODEL = "none"  # the `model` choice of /videoadmin defaults that removes the channel's own default model
 
 
 class NotAModerator(app_commands.CheckFailure, UserFacingError):
@@ -64,7 +65,7 @@ def _channel_id(interaction: discord.Interaction, channel: discord.abc.GuildChan
 class AdminCog(
     commands.GroupCog,
     group_name="videoadmin",
-    group_description="Moderators: video credits, budgets, channels, approvals and the kill switch",
+    group_description="Moderators: video credits, budgets, models, channels, approvals and the kill switch",
 ):
     quota = app_commands.Group(name="quota", description="Daily video credits of members and roles")
     channels = app_commands.Group(name="channels", description="Which channels may generate videos")
@@ -72,8 +73,24 @@ class AdminCog(
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         services = bot.services
-        self.admin = AdminService(config=services.config, renders=services.renders, now=services.clock)
+        self.admin = AdminService(
+            config=services.config,
+            renders=services.renders,
+            models=services.models,
+            default_model=services.settings.default_model,
+            now=services.clock,
+        )
         super().__init__()
+        # The model options offer the table's enabled entries, known only once the table is loaded (as in
+        # VideoCog): part of the commands' definitions, so only a change to the table triggers the next sync.
+        models = [
+            app_commands.Choice(name=f"{spec.name} ({spec.key})"[:100], value=spec.key)
+            for spec in services.models.enabled()
+        ]
+        for option in ("enable", "disable", "default"):
+            self.models._params[option].choices = models[:25]  # type: ignore[assignment]
+        channel_models = [app_commands.Choice(name=admin_text.NO_CHANNEL_MODEL, value=NO_MODEL), *models][:25]
+        self.defaults._params["model"].choices = channel_models  # type: ignore[assignment]
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id is None:
@@ -309,10 +326,12 @@ class AdminCog(
     @app_commands.command(name="defaults")
     @app_commands.describe(
         channel="The channel (default: this one)",
+        model="Default model (it must be on in this server); None goes back to the server's default",
         mode="Default quality mode",
-        duration="Default length in seconds (3-15)",
-        aspect_ratio="Default shape",
+        duration="Default length in seconds (a model that can't make it uses its own default)",
+        aspect_ratio="Default shape (a model that can't make it uses its own default)",
         negative_prompt="Default negative prompt (type none to remove it)",
+        sound="Native audio by default, for models that make it",
         thread_per_request="Open a thread for each request",
         clear="Remove every default of the channel first",
     )
@@ -320,17 +339,19 @@ class AdminCog(
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel | None = None,
+        model: str | None = None,
         mode: Literal["std", "pro"] | None = None,
-        duration: app_commands.Range[int, 3, 15] | None = None,
-        aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None,
+        duration: app_commands.Range[int, 1, 16] | None = None,
+        aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"] | None = None,
         negative_prompt: app_commands.Range[str, 1, 2500] | None = None,
+        sound: bool | None = None,
         thread_per_request: bool | None = None,
         clear: bool | None = None,
     ) -> None:
         """Set a channel's defaults for /video generate (options members leave out)"""
         guild_id, actor = await self._start(interaction)
         channel_id = _channel_id(interaction, channel)
-        given = (mode, duration, aspect_ratio, negative_prompt, thread_per_request)
+        given = (model, mode, duration, aspect_ratio, negative_prompt, sound, thread_per_request)
         if all(option is None for option in given) and not clear:
             defaults = await self.admin.channel_defaults(guild_id, channel_id)
             await flows.reply(interaction, admin_text.channel_defaults(channel_id, defaults))
@@ -345,10 +366,35 @@ class AdminCog(
             aspect_ratio=aspect_ratio,
             negative_prompt=negative_prompt,
             thread_per_request=thread_per_request,
+            model="" if model == NO_MODEL else model,
+            sound=sound,
             clear=bool(clear),
             actor_id=actor,
         )
         await flows.reply(interaction, f"<#{channel_id}>: " + admin_text.changes_reply(changes))
+
+    # ---- models ----------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="models")
+    @app_commands.describe(
+        enable="Let members of this server pick this model again",
+        disable="Stop members of this server from picking this model",
+        default="The model used when a member picks none (the channel's default model comes first)",
+    )
+    async def models(
+        self,
+        interaction: discord.Interaction,
+        enable: str | None = None,
+        disable: str | None = None,
+        default: str | None = None,
+    ) -> None:
+        """Turn video models on or off in this server, and choose its default model"""
+        guild_id, actor = await self._start(interaction)
+        if enable is None and disable is None and default is None:
+            await flows.reply(interaction, admin_text.server_models(await self.admin.models(guild_id)))
+            return
+        changes = await self.admin.set_models(guild_id, enable=enable, disable=disable, default=default, actor_id=actor)
+        await flows.reply(interaction, admin_text.models_reply(changes, await self.admin.models(guild_id)))
 
     # ---- what is going on ------------------------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
 """Everything `/videoadmin` says to moderators: settings with their before → after, quotas, queue, usage, audit.
 
+Settings are named and shown as `bot.domain.settings_catalog.SETTINGS` describes them (label, the word for "no
+value", and what kind of value it is); this module only says how each kind of value looks on Discord.
+
 Mentions are used freely (`<@id>`, `<@&id>`, `<#id>`): every reply goes out with no allowed mentions, so they
 render as names and notify nobody.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +19,17 @@ from bot.discord_app.ui.status import describe_settings
 from bot.discord_app.ui.text import STATE_TITLES, ts
 from bot.domain.quota_types import ApprovalRules, GuildRules
 from bot.domain.request import ChannelDefaults
+from bot.domain.settings_catalog import CHANNEL_PREFIX, SETTINGS, Scope, Setting, Show
 from bot.domain.states import RenderState
-from bot.services.admin import Change, MemberQuota, QuotaSource, RoleQuota, ServerOverview, UsageReport
+from bot.services.admin import (
+    Change,
+    MemberQuota,
+    QuotaSource,
+    RoleQuota,
+    ServerModels,
+    ServerOverview,
+    UsageReport,
+)
 from bot.storage.config import AuditEntry
 from bot.storage.renders import RenderRecord
 
@@ -50,46 +62,7 @@ QUEUE_EMPTY = "No renders in flight in this server."
 AUDIT_EMPTY = "No changes recorded yet."
 USAGE_EMPTY = "No credits were spent in the last {days} days."
 CHART_NAME = "usage.png"
-
-# How each setting is named to moderators, and what "no value" means for it.
-LABELS: dict[str, str] = {
-    "member_daily_credits": "Daily credits",
-    "role_daily_credits": "Daily credits",
-    "default_daily_credits": "Default daily credits per member",
-    "daily_budget": "Daily server budget",
-    "monthly_budget": "Monthly server budget",
-    "max_in_flight_per_member": "Renders in flight per member",
-    "cooldown_seconds": "Cooldown between requests",
-    "exempt_role_ids": "Exempt roles",
-    "paused": "Generation paused",
-    "banned": "Banned",
-    "channel_access": "Channel access",
-    "moderator_channel_id": "Moderator channel",
-    "approval.enabled": "Approvals",
-    "approval.pro_mode": "Hold every pro request",
-    "approval.min_duration": "Hold requests from (seconds)",
-    "approval.min_cost": "Hold requests from (credits)",
-    "approval.image_inputs_new_member_days": "Hold image inputs from members who joined less than (days)",
-    "channel_defaults.mode": "Default mode",
-    "channel_defaults.duration": "Default duration (s)",
-    "channel_defaults.aspect_ratio": "Default aspect ratio",
-    "channel_defaults.negative_prompt": "Default negative prompt",
-    "channel_defaults.thread_per_request": "Thread per request",
-}
-NONE_WORDS: dict[str, str] = {
-    "member_daily_credits": "no override",
-    "role_daily_credits": "no override",
-    "default_daily_credits": "unlimited",
-    "max_in_flight_per_member": "no cap",
-    "channel_access": "default",
-    "moderator_channel_id": "not set",
-    "approval.min_duration": "off",
-    "approval.min_cost": "off",
-    "approval.image_inputs_new_member_days": "off",
-    "channel_defaults.mode": "std",
-    "channel_defaults.duration": "5",
-    "channel_defaults.aspect_ratio": "16:9",
-}
+NO_CHANNEL_MODEL = "None: use the server's default model"
 
 
 def escape(text: str) -> str:
@@ -114,26 +87,41 @@ def fit(lines: list[str], limit: int = MESSAGE_LIMIT) -> str:
     return "\n".join(kept)
 
 
+def _quoted(raw: Any) -> str:
+    shown = escape(str(raw))
+    return f"“{shown[:60]}…”" if len(shown) > 60 else f"“{shown}”"
+
+
+def _approval(raw: Any) -> str:
+    return approval_rules(raw) if isinstance(raw, ApprovalRules) else str(raw)
+
+
+# How each kind of value looks (None and booleans are handled before these).
+_SHOWN: dict[Show, Callable[[Any], str]] = {
+    Show.PLAIN: lambda raw: str(getattr(raw, "value", raw)),
+    Show.SECONDS: lambda raw: f"{raw} s" if raw else "none",
+    Show.ROLES: lambda raw: ", ".join(f"<@&{role}>" for role in sorted(raw)) or "none",
+    Show.CHANNEL: lambda raw: f"<#{raw}>",
+    Show.QUOTED: _quoted,
+    Show.MODEL: lambda raw: f"`{raw}`",
+    Show.MODELS: lambda raw: ", ".join(f"`{key}`" for key in sorted(raw)) or "none",
+    Show.APPROVAL: _approval,
+}
+_UNKNOWN = Setting("?", "?")  # a key no entry describes (an old audit row): shown plainly
+
+
 def value(setting: str, raw: Any) -> str:
     """One setting's value as a moderator reads it."""
+    entry = SETTINGS.get(setting) or _UNKNOWN
     if raw is None or raw == "":
-        return NONE_WORDS.get(setting, "none")
+        return entry.none
     if isinstance(raw, bool):
         return "yes" if raw else "no"
-    if setting == "exempt_role_ids":
-        return ", ".join(f"<@&{role}>" for role in sorted(raw)) or "none"
-    if setting == "moderator_channel_id":
-        return f"<#{raw}>"
-    if setting == "cooldown_seconds":
-        return f"{raw} s" if raw else "none"
-    if setting == "channel_defaults.negative_prompt":
-        shown = escape(str(raw))
-        return f"“{shown[:60]}…”" if len(shown) > 60 else f"“{shown}”"
-    return str(getattr(raw, "value", raw))
+    return _SHOWN[entry.show](raw)
 
 
 def change_line(change: Change) -> str:
-    label = LABELS.get(change.setting, change.setting)
+    label = SETTINGS.label(change.setting)
     if not change.changed:
         return f"• {label}: {value(change.setting, change.after)} (unchanged)"
     return f"• {label}: {value(change.setting, change.before)} → **{value(change.setting, change.after)}**"
@@ -207,24 +195,25 @@ def approval_rules(rules: ApprovalRules) -> str:
 
 
 def server_overview(overview: ServerOverview) -> str:
+    """The server's rules: every guild setting of the catalog, with what was spent against the budgets."""
     rules = overview.rules
     role_overrides = ", ".join(f"<@&{role}> {daily}" for role, daily in sorted(rules.role_daily_credits.items()))
+    spent = {
+        "daily_budget": budget(rules.daily_budget, overview.spent_today, "today"),
+        "monthly_budget": budget(rules.monthly_budget, overview.spent_month, "this month"),
+    }
     lines = [
         "**Server rules**",
         f"Generation: {'**paused**' if rules.paused else 'running'}",
-        f"Default daily credits per member: {credits(rules.default_daily_credits)}",
         f"Role overrides: {role_overrides or 'none'}",
         f"Member overrides: {len(rules.member_daily_credits)}",
-        f"Daily budget: {budget(rules.daily_budget, overview.spent_today, 'today')}",
-        f"Monthly budget: {budget(rules.monthly_budget, overview.spent_month, 'this month')}",
-        f"Renders in flight per member: {value('max_in_flight_per_member', rules.max_in_flight_per_member)}",
-        f"Cooldown: {value('cooldown_seconds', rules.cooldown_seconds)}",
-        f"Exempt roles: {value('exempt_role_ids', rules.exempt_role_ids)}",
         f"Banned members: {len(rules.banned_user_ids)}",
         f"Channels: {channel_access(rules)}",
-        f"Approvals: {approval_rules(rules.approval)}",
-        f"Moderator channel: {value('moderator_channel_id', rules.moderator_channel_id)}",
     ]
+    for setting in SETTINGS.of(Scope.GUILD):
+        if setting.overview:
+            shown = spent.get(setting.key) or value(setting.key, getattr(rules, setting.field))
+            lines.append(f"{setting.label}: {shown}")
     return "\n".join(lines)
 
 
@@ -255,10 +244,37 @@ def channel_access_changed(channel_id: int, change: Change, rules: GuildRules) -
 
 def channel_defaults(channel_id: int, defaults: ChannelDefaults) -> str:
     lines = [f"**Defaults in <#{channel_id}>** (used when a member leaves the option out):"]
-    for name in ("mode", "duration", "aspect_ratio", "negative_prompt", "thread_per_request"):
-        setting = f"channel_defaults.{name}"
-        lines.append(f"• {LABELS[setting]}: {value(setting, getattr(defaults, name))}")
+    for setting in SETTINGS.of(Scope.CHANNEL):
+        lines.append(f"• {setting.label}: {value(setting.key, getattr(defaults, setting.field))}")
     return "\n".join(lines)
+
+
+def server_models(state: ServerModels) -> str:
+    """Each model the bot offers: on or off in this server, the default marked; then what needs attention."""
+    lines = ["**Models in this server** (members pick one with `model:`; the default is used when they don't):"]
+    for model in state.models:
+        marks = ["on" if model.on else "**off**"]
+        if model.default:
+            marks.append("⭐ **default**")
+        lines.append(f"• {model.spec.name} (`{model.spec.key}`): {' · '.join(marks)}")
+    if state.default_inherited:
+        lines.append(f"Default: `{state.default}`, the bot's own (set this server's with `default:`).")
+    if not state.default_offered:
+        lines.append(
+            f"⚠️ The default `{state.default}` is no longer offered by the bot: members must pick a model until you "
+            "set another default (`default:`)."
+        )
+    for channel, key in sorted(state.stranded_channels.items()):
+        lines.append(
+            f"⚠️ <#{channel}> uses `{key}` as its default, which is off here: members there must pick a model "
+            "(change it with `/videoadmin defaults`)."
+        )
+    return fit(lines)
+
+
+def models_reply(changes: list[Change], state: ServerModels) -> str:
+    """The reply to `/videoadmin models` with changes: before → after, then the models as they are now."""
+    return changes_reply(changes) + "\n\n" + server_models(state)
 
 
 def queue(renders: list[RenderRecord], now: datetime) -> str:
@@ -309,6 +325,7 @@ _ACTIONS: dict[str, str] = {
     "approval.set": "approval rules",
     "moderator_channel.set": "moderator channel",
     "limits.set": "member limits",
+    "models.set": "the server's models",
 }
 
 
@@ -321,7 +338,8 @@ def audit(entries: list[AuditEntry]) -> str:
 
 
 def audit_line(entry: AuditEntry) -> str:
-    what = _ACTIONS.get(entry.action, entry.action).format(target=_mention(entry.target))
+    # An action with no phrase of its own (a setting added later) still reads: its changes carry their labels.
+    what = _ACTIONS.get(entry.action, "settings of {target}").format(target=_mention(entry.target))
     return f"{ts(entry.created_at, 'f')} <@{entry.actor_id}> {_audit_detail(entry, what)}"
 
 
@@ -343,9 +361,9 @@ def _audit_detail(entry: AuditEntry, what: str) -> str:
         old, new = (before or {}).get("access"), (after or {}).get("access")
         return f"set {what}: {value('channel_access', old)} → {value('channel_access', new)}"
     diffs = _diff(_flatten(before), _flatten(after))
-    prefix = "channel_defaults." if entry.action == "channel.defaults" else ""
+    prefix = CHANNEL_PREFIX if entry.action == "channel.defaults" else ""
     shown = "; ".join(
-        f"{LABELS.get(prefix + key, key)} {value(prefix + key, old)} → {value(prefix + key, new)}"
+        f"{SETTINGS.label(prefix + key)} {value(prefix + key, old)} → {value(prefix + key, new)}"
         for key, old, new in diffs
     )
     return f"changed {what}: {shown or 'no difference'}"

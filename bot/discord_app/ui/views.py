@@ -151,7 +151,8 @@ class RemixModal(discord.ui.Modal, title=text.REMIX_TITLE):
         if render is None:
             return
         try:
-            request = revalidate_prompt(render.request, self.prompt.value)
+            model = _bot(interaction).services.models.get(render.request.model)
+            request = revalidate_prompt(render.request, self.prompt.value, model)
         except UserFacingError as error:
             await flows.reply(interaction, error.message)
             return
