@@ -15,8 +15,8 @@ from bot.discord_app.ui import text
 from bot.discord_app.ui.status import describe_settings, quote_prompt, status_embed
 from bot.discord_app.ui.views import approval_view, result_view, status_view
 from bot.domain.models import ModelTable
+from bot.domain.render import RenderRecord
 from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
-from bot.storage.renders import RenderRecord
 
 log = logging.getLogger(__name__)
 

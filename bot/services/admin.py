@@ -23,12 +23,13 @@ from bot.domain.errors import RequestValidationError
 from bot.domain.models import ModelSpec, ModelTable
 from bot.domain.quota import as_utc, is_exempt, member_daily_limit, next_reset
 from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
+from bot.domain.render import RenderRecord
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
 from bot.domain.settings_catalog import SETTINGS, Scope
 from bot.domain.validation import MAX_DURATION, MAX_NEGATIVE_PROMPT_CHARS, MIN_DURATION, shipped_choice
 from bot.services.tracker import utc_now
 from bot.storage.config import AuditEntry, GuildConfigRepository
-from bot.storage.renders import RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
 

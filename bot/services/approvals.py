@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.domain.render import RenderRecord
 from bot.domain.states import RenderState
 from bot.services.ports import PublishError, StatusPublisher
 from bot.services.tracker import utc_now
-from bot.storage.renders import RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from bot.domain.images import CheckedImage
 from bot.domain.models import ModelSpec, ModelTable
 from bot.domain.quota import crossed_thresholds, decide
 from bot.domain.quota_types import Decision, GuildRules, Requester, UsageSnapshot
+from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import VideoRequest
 from bot.domain.states import RenderState
 from bot.domain.validation import MAX_SEED, ModelChoice, with_take_seeds
@@ -22,7 +23,7 @@ from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
 from bot.storage.model_holds import ModelHolds
-from bot.storage.renders import NewRender, RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from bot.storage.renders import RenderRecord
+from bot.domain.render import RenderRecord
 
 
 class PublishError(Exception):

@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.background import spawn
 from bot.domain.attachments import needs_refresh
 from bot.domain.models import ImageTransport, ModelSpec, ModelTable, VideoLocation
+from bot.domain.render import RenderRecord
 from bot.domain.request import VideoRequest
 from bot.domain.states import TERMINAL_STATES, FailureKind, RenderState
 from bot.services.pacing import RateLimiter, poll_delay, retry_delay
@@ -35,7 +36,7 @@ from bot.services.ports import (
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
 from bot.storage.model_holds import ModelHolds
-from bot.storage.renders import RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
 from bot.videoapi.errors import (
     AuthError,

@@ -6,7 +6,6 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, case, false, func, or_, select, update
 
 from bot.domain.quota_types import Decision, UsageSnapshot
+from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import VideoRequest
 from bot.domain.states import ACTIVE_STATES, FailureKind, RenderState, sources_of
 from bot.storage.db import Database
@@ -44,69 +44,14 @@ _UPDATABLE_COLUMNS = frozenset(renders.c.keys()) - _FIXED_COLUMNS
 _TRACKED = sorted(state.value for state in ACTIVE_STATES | {RenderState.SUCCEEDED})
 
 
-@dataclass(frozen=True)
-class RenderRecord:
-    """One render (one take of a request) as stored."""
-
-    id: str
-    group_id: str
-    take_index: int  # 1..takes
-    takes: int
-    guild_id: int
-    channel_id: int
-    user_id: int
-    request: VideoRequest
-    state: RenderState
-    cost: int
-    created_at: datetime
-    updated_at: datetime
-    created_day: str
-    created_month: str
-    task_id: str | None
-    request_id: str | None
-    progress: int
-    video_url: str | None
-    failure_kind: FailureKind | None
-    failure_detail: str | None
-    status_message_id: int | None
-    result_message_id: int | None
-    thread_id: int | None
-    upload_limit: int
-    submitted_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    next_poll_at: datetime | None
-    poll_count: int
-    lease_owner: str | None
-    lease_until: datetime | None
-    shown_hash: str | None
-    closed: bool
-    approval_message_id: int | None
-    approval_reason: str | None
-    decided_by: int | None
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> RenderRecord:
-        values = dict(row._mapping)
-        values["request"] = VideoRequest.from_dict(json.loads(values.pop("request_json")))
-        values["state"] = RenderState(values["state"])
-        kind = values["failure_kind"]
-        values["failure_kind"] = FailureKind(kind) if kind else None
-        values["closed"] = bool(values["closed"])
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class NewRender:
-    """One take to reserve; a request with N takes is reserved as N of these sharing a group."""
-
-    guild_id: int
-    channel_id: int
-    user_id: int
-    request: VideoRequest
-    cost: int  # of this take
-    upload_limit: int  # bytes the channel accepts, from the interaction
-    state: RenderState  # ACCEPTED, or AWAITING_APPROVAL (forced anyway when the decision needs approval)
+def _record(row: Row[Any]) -> RenderRecord:
+    values = dict(row._mapping)
+    values["request"] = VideoRequest.from_dict(json.loads(values.pop("request_json")))
+    values["state"] = RenderState(values["state"])
+    kind = values["failure_kind"]
+    values["failure_kind"] = FailureKind(kind) if kind else None
+    values["closed"] = bool(values["closed"])
+    return RenderRecord(**values)
 
 
 class RenderRepository:
@@ -146,7 +91,7 @@ class RenderRepository:
                 renders.insert().returning(*renders.c, sort_by_parameter_order=True),
                 rows,
             )
-            records = [RenderRecord.from_row(row) for row in result]
+            records = [_record(row) for row in result]
         log.info(
             "reserved %d render(s) group=%s guild=%s user=%s cost=%d state=%s",
             len(records),
@@ -161,7 +106,7 @@ class RenderRepository:
     async def get(self, render_id: str) -> RenderRecord | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(renders).where(renders.c.id == render_id))).first()
-        return RenderRecord.from_row(row) if row else None
+        return _record(row) if row else None
 
     async def list_group(self, group_id: str) -> list[RenderRecord]:
         """The takes of one request, in take order."""
@@ -187,7 +132,7 @@ class RenderRepository:
         if row is None:
             log.debug("render %s not moved to %s: not in %s", render_id, to.value, sources)
             return None
-        return RenderRecord.from_row(row)
+        return _record(row)
 
     async def update(self, render_id: str, *, now: datetime, **fields: Any) -> None:
         """Set columns other than the state (progress, status_message_id, shown_hash, closed, next_poll_at...)."""
@@ -228,7 +173,7 @@ class RenderRepository:
             .returning(*renders.c)
         )
         async with self._db.write() as conn:
-            claimed = [RenderRecord.from_row(row) for row in await conn.execute(statement)]
+            claimed = [_record(row) for row in await conn.execute(statement)]
         # RETURNING follows no ORDER BY: restore the oldest-first order the caller expects.
         claimed.sort(key=lambda r: (r.next_poll_at, r.id))
         return claimed
@@ -331,7 +276,7 @@ class RenderRepository:
 
     async def _select(self, query: Any) -> list[RenderRecord]:
         async with self._db.read() as conn:
-            return [RenderRecord.from_row(row) for row in await conn.execute(query)]
+            return [_record(row) for row in await conn.execute(query)]
 
 
 def _new_rows(new: list[NewRender], decision: Decision, now: datetime, first_look_at: datetime) -> list[dict[str, Any]]:

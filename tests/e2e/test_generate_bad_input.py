@@ -66,8 +66,12 @@ CASES: dict[str, Case] = {
     "prompt_empty": Case({"prompt": ""}, ("`prompt` is empty", "describe what the clip should show")),
     "prompt_whitespace": Case({"prompt": "   \n "}, ("`prompt` is empty", "describe what the clip should show")),
     "prompt_too_long": Case({"prompt": LONG}, ("`prompt` is 2501 characters long", "Shorten it by 1 characters")),
-    "duration_too_short": Case({"prompt": "a cat", "duration": 2}, ("`duration` must be between 3 and 15",)),
-    "duration_too_long": Case({"prompt": "a cat", "duration": 16}, ("`duration` must be between 3 and 15",)),
+    "duration_too_short": Case(
+        {"prompt": "a cat", "duration": 2}, ("`duration` must be 3–15 s for Kling 3.0 (`kling-v3`)", "you gave 2 s")
+    ),
+    "duration_too_long": Case(
+        {"prompt": "a cat", "duration": 16}, ("`duration` must be 3–15 s for Kling 3.0 (`kling-v3`)", "you gave 16 s")
+    ),
     "cfg_scale_above_one": Case({"prompt": "a cat", "cfg_scale": 1.5}, ("`cfg_scale` must be between 0 and 1",)),
     "cfg_scale_negative": Case({"prompt": "a cat", "cfg_scale": -0.5}, ("`cfg_scale` must be between 0 and 1",)),
     "negative_prompt_too_long": Case(
@@ -77,7 +81,11 @@ CASES: dict[str, Case] = {
     "takes_five": Case({"prompt": "a cat", "takes": 5}, ("`takes` must be between 1 and 4",)),
     "mode_unknown": Case({"prompt": "a cat", "mode": "ultra"}, ("`mode` must be `std`", "or `pro`", "`ultra`")),
     "aspect_ratio_unknown": Case(
-        {"prompt": "a cat", "aspect_ratio": "4:3"}, ("`aspect_ratio` must be one of `16:9`, `9:16`, `1:1`", "`4:3`")
+        {"prompt": "a cat", "aspect_ratio": "5:4"}, ("`aspect_ratio` must be one of `16:9`, `9:16`, `1:1`", "`5:4`")
+    ),
+    "aspect_ratio_the_model_does_not_take": Case(
+        {"prompt": "a cat", "aspect_ratio": "4:3"},
+        ("Kling 3.0 (`kling-v3`) doesn't take `aspect_ratio` `4:3`", "Models that take `4:3`"),
     ),
     "generation_mode_unknown": Case(
         {"prompt": "a cat", "generation_mode": "video"},
@@ -174,7 +182,7 @@ STORYBOARDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "more_than_six_shots": ("\n".join(f"1 | shot {n}" for n in range(1, 8)), ("7 shots; the limit is 6",)),
     "shot_prompt_over_512": (f"3 | {'y' * 513}\n2 | end", ("Shot 1", "513 characters long; the limit is 512")),
     "shot_under_one_second": ("3 | start\n0 | blink", ("Shot 2", "at least 1 second; you gave 0")),
-    "shots_over_15_seconds": ("8 | start\n8 | end", ("add up to 16 s", "between 3 and 15 s")),
+    "shots_over_15_seconds": ("8 | start\n8 | end", ("add up to 16 s", "must be 3–15 s")),
     "shot_without_seconds": ("a lighthouse at dusk", ("Shot 1", "`<seconds> | <prompt>`")),
 }
 

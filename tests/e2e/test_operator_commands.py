@@ -111,5 +111,17 @@ async def test_a_default_model_missing_from_the_table_is_named(world: World) -> 
 async def test_check_lists_unverified_models(world: World) -> None:
     code, output = await run_command(world.env(), world.workdir, "check")
 
+    assert code == 0, output
     assert "Model kling-v3: enabled, verified except sound, references (a guess)" in output
     assert "Model veo-3.1: enabled, UNVERIFIED" in output
+
+
+async def test_check_names_the_models_the_key_cannot_use(world: World) -> None:
+    world.api.models = [model for model in world.api.models if not model.startswith("wan2.7")]
+
+    code, output = await run_command(world.env(), world.workdir, "check")
+
+    assert code == 1
+    assert "ModelStream models this key can use: " in output and "wan2.6-t2v" in output
+    assert "Model wan-2.7: the API key can't use wan2.7-i2v, wan2.7-r2v, wan2.7-t2v" in output
+    assert "1 problem(s) found." in output

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.domain.render import RenderRecord
 from bot.services.ports import ChannelGone, PublishError
-from bot.storage.renders import RenderRecord
 
 METHODS = (
     "post_status",

@@ -12,13 +12,14 @@ import aiohttp
 import pytest
 
 from bot.domain.models import load_model_table
+from bot.domain.render import RenderRecord
 from bot.domain.states import RenderState
 from bot.services.approvals import ApprovalService
 from bot.services.ports import PublishUnavailable
 from bot.services.tracker import Tracker, TrackerConfig
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
-from bot.storage.renders import RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
 from tests.services.recording_publisher import RecordingPublisher
 from tests.storage.builders import GUILD, T0, USER, add_render

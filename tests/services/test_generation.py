@@ -21,6 +21,7 @@ from bot.domain.quota_types import (
     Requester,
     UsageSnapshot,
 )
+from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import AspectRatio, GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
 from bot.domain.states import FailureKind, RenderState
 from bot.services.generation import Accepted, GenerationService, Refused
@@ -31,7 +32,7 @@ from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
 from bot.storage.model_holds import ModelHolds
-from bot.storage.renders import NewRender, RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
 from tests.services.recording_publisher import RecordingPublisher
 from tests.storage.builders import CHANNEL, GUILD, T0, USER, video_request

@@ -20,6 +20,7 @@ import pytest
 
 from bot.domain.errors import RequestValidationError
 from bot.domain.models import ModelTable, load_model_table
+from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import (
     AspectRatio,
     ChannelDefaults,
@@ -48,7 +49,7 @@ from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
 from bot.storage.model_holds import ModelHolds
-from bot.storage.renders import NewRender, RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
 from bot.videoapi.retry import RetryPolicy
 from tests.fakes import video_api as fake_video_api

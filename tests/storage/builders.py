@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.quota_types import Decision, Refusal, RefusalReason, UsageSnapshot
+from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import AspectRatio, GenerationMode, QualityMode, VideoRequest
 from bot.domain.states import RenderState
-from bot.storage.renders import NewRender, RenderRecord, RenderRepository
+from bot.storage.renders import RenderRepository
 
 GUILD = 1_000_000_000_000_000_001
 CHANNEL = 2_000_000_000_000_000_002

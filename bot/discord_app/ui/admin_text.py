@@ -18,6 +18,7 @@ import discord
 from bot.discord_app.ui.status import describe_settings
 from bot.discord_app.ui.text import STATE_TITLES, ts
 from bot.domain.quota_types import ApprovalRules, GuildRules
+from bot.domain.render import RenderRecord
 from bot.domain.request import ChannelDefaults
 from bot.domain.settings_catalog import CHANNEL_PREFIX, SETTINGS, Scope, Setting, Show
 from bot.domain.states import RenderState
@@ -31,7 +32,6 @@ from bot.services.admin import (
     UsageReport,
 )
 from bot.storage.config import AuditEntry
-from bot.storage.renders import RenderRecord
 
 MESSAGE_LIMIT = 1900  # Discord's 2000, with room for the "…and N more" line
 

@@ -6,9 +6,9 @@ import discord
 
 from bot.discord_app.ui import text
 from bot.domain.models import ModelSpec
+from bot.domain.render import RenderRecord
 from bot.domain.request import VideoRequest
 from bot.domain.states import REFUNDED_STATES, RenderState
-from bot.storage.renders import RenderRecord
 
 COLOURS: dict[RenderState, discord.Colour] = {
     RenderState.DELIVERED: discord.Colour.green(),

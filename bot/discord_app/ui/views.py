@@ -14,9 +14,9 @@ import discord
 from bot.discord_app import flows
 from bot.discord_app.ui import text
 from bot.domain.errors import UserFacingError
+from bot.domain.render import RenderRecord
 from bot.domain.states import RenderState
 from bot.domain.validation import revalidate_prompt
-from bot.storage.renders import RenderRecord
 
 if TYPE_CHECKING:
     from bot.discord_app.client import VideoBot

@@ -9,9 +9,9 @@ import discord
 from bot.discord_app.ui import text
 from bot.discord_app.ui.status import describe_settings, status_embed
 from bot.domain.models import load_model_table
+from bot.domain.render import RenderRecord
 from bot.domain.request import AspectRatio, GenerationMode, QualityMode, VideoRequest
 from bot.domain.states import FailureKind, RenderState
-from bot.storage.renders import RenderRecord
 from tests.storage.builders import CHANNEL, GUILD, T0, USER, video_request
 
 MODELS = load_model_table()
