@@ -243,9 +243,10 @@ def test_wan_2_6_reference_mode_stops_at_10_seconds() -> None:
     assert "2–10 s for Wan 2.6 (`wan-2.6`); you gave 12 s" in error.message
 
 
-def test_vidu_takes_1_to_16_seconds_and_3_to_16_with_references() -> None:
-    assert [accepted(raw(model="vidu-q3", duration=s)).duration for s in (1, 16)] == [1, 16]
+def test_vidu_takes_1_to_16_seconds_from_a_frame_and_3_to_16_otherwise() -> None:
+    assert [accepted(raw(model="vidu-q3", duration=s)).duration for s in (3, 16)] == [3, 16]
     assert accepted(raw(model="vidu-q3", duration=1, first_frame=att("first_frame"))).duration == 1
+    assert refused(raw(model="vidu-q3", duration=2)).option == "duration"
 
     error = refused(raw(mentions(1), model="vidu-q3", duration=2, references=refs(1)))
 

@@ -120,7 +120,8 @@ def test_shipped_per_mode_differences() -> None:
     assert wan26.modes[REFERENCE].hook == "wan_size"
     assert wan26.modes[REFERENCE].fields["mode"] == (Target(("size",)),)
     assert wan26.modes[TEXT].fields["mode"] == (Target(("resolution",)),)
-    assert vidu.modes[TEXT].durations == Durations(1, 16)
+    assert vidu.modes[TEXT].durations == Durations(3, 16)
+    assert vidu.modes[IMAGE].durations == Durations(1, 16)
     assert vidu.modes[REFERENCE].durations == Durations(3, 16)
     assert (vidu.modes[TEXT].prompt_max, vidu.modes[REFERENCE].prompt_max) == (2500, 2000)
     assert AspectRatio.CINEMA in horse.modes[REFERENCE].aspect_ratios

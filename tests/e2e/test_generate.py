@@ -355,6 +355,8 @@ async def test_first_and_last_frame_are_sent_as_image_and_image_tail(world: Worl
     payload = created_payload(world)
     assert payload["image"] == base64.b64encode(first.data).decode()
     assert payload["metadata"]["image_tail"] == base64.b64encode(last.data).decode()
+    assert payload["metadata"]["sound"] == "off"  # Kling's sound is always sent: off unless the member asks
+    assert world.api.tasks[next(iter(world.api.tasks))].ignored == []
 
 
 async def test_reference_images_are_sent_as_an_image_list(world: World) -> None:

@@ -897,6 +897,7 @@ async def test_veo_is_sent_as_its_table_entry_says(harness: Harness) -> None:
 async def test_veo_clip_is_fetched_from_the_gateways_content_even_when_the_status_has_a_url(
     harness: Harness,
 ) -> None:
+    harness.api.configure(shape="A")  # a status answer that does carry a URL (Veo's own shape has none)
     render = await harness.add(veo_request())
 
     done = await harness.finish(render.id)
