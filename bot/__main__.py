@@ -40,6 +40,7 @@ from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
 from bot.videoapi.errors import VideoApiError
+from bot.videoapi.payload import check_hooks
 from bot.videoapi.retry import RetryPolicy
 
 log = logging.getLogger("bot")
@@ -231,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         models = load_model_table(settings.models_file)
+        check_hooks(models)
         check_default_model(models, settings.default_model)
     except (SettingsError, ModelTableError) as error:
         print(f"Configuration error: {error}", file=sys.stderr)

@@ -15,7 +15,15 @@ import discord
 
 from bot.discord_app.ui import text
 from bot.domain.errors import RequestValidationError, UserFacingError
-from bot.domain.images import MAX_IMAGE_BYTES, CheckedImage, check_image, fit_images_to_body, image_slots
+from bot.domain.images import (
+    MAX_IMAGE_BYTES,
+    MIN_SIDE_PX,
+    CheckedImage,
+    check_image,
+    check_min_side,
+    fit_images_to_body,
+    image_slots,
+)
 from bot.domain.quota_types import Requester
 from bot.domain.request import AttachmentRef, VideoRequest
 from bot.services.generation import Accepted
@@ -76,17 +84,27 @@ async def download_attachment(session: aiohttp.ClientSession, ref: AttachmentRef
         raise RequestValidationError(ref.option, text.DOWNLOAD_FAILED.format(option=ref.option)) from error
 
 
-def _check_and_fit(refs: list[AttachmentRef], datas: list[bytes], budget: int) -> list[CheckedImage]:
+def _check_and_fit(
+    refs: list[AttachmentRef], datas: list[bytes], budget: int, min_side: int, model_name: str
+) -> list[CheckedImage]:
     images = [check_image(ref.option, data) for ref, data in zip(refs, datas, strict=True)]
+    for image in images:
+        check_min_side(image, min_side, model_name)
     return fit_images_to_body(images, budget)
 
 
-async def checked_images(bot: VideoBot, refs: list[AttachmentRef]) -> list[CheckedImage]:
+async def checked_images(bot: VideoBot, refs: list[AttachmentRef], request: VideoRequest) -> list[CheckedImage]:
+    """Download and check the attachments against the rules and the request's model; fit them in the body."""
     datas = await asyncio.gather(*(download_attachment(bot.services.http, ref) for ref in refs))
-    budget = bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD
+    model = bot.services.generation.model(request)
+    spec = model.mode(request.generation_mode)
+    min_side = spec.image_min_side if spec is not None else MIN_SIDE_PX
+    # A model that carries each image in two places (Seedance) has half the room for each.
+    copies = spec.image_copies() if spec is not None else 1
+    budget = (bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD) // copies
     # Decoding (a large PNG takes about a second) and re-encoding are CPU work: one worker thread does both, so the
     # event loop keeps answering other members' interactions within Discord's 3-second deadline meanwhile.
-    return await asyncio.to_thread(_check_and_fit, refs, list(datas), budget)
+    return await asyncio.to_thread(_check_and_fit, refs, list(datas), budget, min_side, model.name)
 
 
 @dataclass(frozen=True)
@@ -116,7 +134,7 @@ async def submit(
     if preview.refusal is not None:
         return Outcome(text.format_refusal(preview.refusal, preview.cost))
     try:
-        images = await checked_images(bot, attachments) if attachments else []
+        images = await checked_images(bot, attachments, request) if attachments else []
     except UserFacingError as error:
         return Outcome(error.message)
     if images:

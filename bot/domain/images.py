@@ -170,6 +170,16 @@ def _slot_for(image: CheckedImage) -> ImageSlot:
     raise ValueError(f"not an image option: {image.option!r}")
 
 
+def check_min_side(image: CheckedImage, min_side: int, model_name: str) -> None:
+    """Some models want larger inputs than the general rule (HappyHorse references: 400 px)."""
+    if min(image.width, image.height) < min_side:
+        raise RequestValidationError(
+            image.option,
+            f"`{image.option}` is {image.width}×{image.height} px; {model_name} needs each side to be at least "
+            f"{min_side} px. Attach a larger image, or pick another `model`.",
+        )
+
+
 def image_mime(data: bytes) -> str:
     """The MIME type of checked image bytes (PNG or JPEG, told by their magic bytes)."""
     found = _format_by_magic(data)

@@ -38,6 +38,9 @@ OPTIONS = (
 HOOKS: Mapping[str, frozenset[str]] = {"kling": frozenset({"multi_shot"}), "wan_size": frozenset()}
 # /video generate offers reference_1..reference_4.
 MAX_REFERENCE_OPTIONS = 4
+# The `model` options list the enabled models as choices; Discord allows 25, and a channel's default model keeps
+# one for "none".
+MAX_ENABLED_MODELS = 24
 
 
 class SoundSupport(StrEnum):
@@ -125,6 +128,13 @@ class ModeSpec:
     hook: str | None
     fields: Mapping[str, tuple[Target, ...]]
     values: Mapping[str, Mapping[str, Any]]
+    image_min_side: int = 300  # shortest side, in pixels, the model takes for an input image
+
+    def image_copies(self) -> int:
+        """How many times the body carries one image (a model may want it in two places): the image budget
+        of a create request is shared among them."""
+        options = ("first_frame", "last_frame", "references")
+        return max((len(self.fields.get(option, ())) for option in options), default=1) or 1
 
     def wire_value(self, option: str, value: Any) -> Any:
         """What the API wants for the member's `value` of `option` (booleans are looked up as true/false)."""
@@ -216,8 +226,14 @@ def parse_model_table(data: Mapping[str, Any], *, source: str = "models.toml") -
             f"{source}: unknown top-level key {sorted(unknown)[0]!r}; entries go under [models.<key>]"
         )
     specs = [_parse_entry(source, str(key), entry) for key, entry in models.items()]
-    if not any(spec.enabled for spec in specs):
+    enabled = [spec for spec in specs if spec.enabled]
+    if not enabled:
         raise ModelTableError(f"{source}: every model is disabled; enable at least one")
+    if len(enabled) > MAX_ENABLED_MODELS:
+        raise ModelTableError(
+            f"{source}: {len(enabled)} models are enabled; Discord offers at most {MAX_ENABLED_MODELS} choices, "
+            "so disable some (enabled = false)"
+        )
     return ModelTable(specs)
 
 
@@ -246,6 +262,7 @@ _MODE_KEYS = frozenset(
         "hook",
         "fields",
         "values",
+        "image_min_side",
     }
 )
 
@@ -402,6 +419,7 @@ def _parse_mode(entry: _Entry, mode: GenerationMode, api_id: str) -> ModeSpec:
         hook=hook,
         fields=_fields(entry),
         values=_values(entry),
+        image_min_side=entry.count("image_min_side", 300, minimum=300),
     )
     _check_wiring(entry, mode, spec)
     return spec
@@ -455,6 +473,8 @@ def _target(entry: _Entry, field: str, raw: Any) -> Target:
             raise entry.fail(field, f'type {kind!r} is not known; the only type is "string"')
         as_text = kind == "string"
         item = raw.get("item")
+        if item is not None and "{image}" not in repr(item):
+            raise entry.fail(field, 'an item template must hold "{image}" where the image goes')
         raw = raw.get("path")
     if not isinstance(raw, str) or not raw.strip():
         raise entry.fail(field, "a path such as metadata.seed, or a table with one")

@@ -36,6 +36,8 @@ class FailureKind(StrEnum):
     INPUT_MISSING = "input_missing"  # stored images for the request are gone
     APPROVAL_EXPIRED = "approval_expired"  # no moderator decided in time
     MODEL_UNAVAILABLE = "model_unavailable"  # the gateway serves the model nowhere now (model_not_found)
+    MODEL_MISCONFIGURED = "model_misconfigured"  # the model table can't express this request (or lost the model)
+    NO_VIDEO = "no_video"  # the API reported success but its video can't be fetched
 
 
 ACTIVE_STATES = frozenset(
@@ -68,7 +70,8 @@ _ALLOWED: dict[RenderState, frozenset[RenderState]] = {
         {RenderState.QUEUED, RenderState.RENDERING, RenderState.SUCCEEDED, RenderState.FAILED}
     ),
     RenderState.RENDERING: frozenset({RenderState.RENDERING, RenderState.SUCCEEDED, RenderState.FAILED}),
-    RenderState.SUCCEEDED: frozenset({RenderState.DELIVERED}),
+    # FAILED: the API said done, but it has no video to give (a Veo clip filtered after the fact).
+    RenderState.SUCCEEDED: frozenset({RenderState.DELIVERED, RenderState.FAILED}),
     RenderState.DELIVERED: frozenset(),
     RenderState.FAILED: frozenset(),
     RenderState.DENIED: frozenset(),

@@ -34,13 +34,7 @@ _SHOT_LINE = re.compile(
 )
 
 
-# Kling 3.0's storyboard, the only one shipped: 3 to 15 s in all.
-KLING_STORYBOARD = Durations(3, 15)
-
-
-def parse_storyboard(
-    text: str, *, total: int | None, has_last_frame: bool, durations: Durations = KLING_STORYBOARD
-) -> tuple[Shot, ...]:
+def parse_storyboard(text: str, *, total: int | None, has_last_frame: bool, durations: Durations) -> tuple[Shot, ...]:
     """Read one shot per non-empty line as `<seconds> | <prompt>` (`3s | ...` and `3: ...` work too).
 
     1..6 shots; each prompt 1..512 characters, each duration a whole number of seconds >= 1; the durations add

@@ -33,7 +33,6 @@ MAX_NEGATIVE_PROMPT_CHARS = 2500
 # Discord's range for `duration` is the union of every model's; each model then checks its own.
 MIN_DURATION = 1
 MAX_DURATION = 16
-DEFAULT_DURATION = 5
 DEFAULT_CFG_SCALE = 0.5
 MIN_TAKES = 1
 MAX_TAKES = 4
@@ -105,7 +104,7 @@ def validate_options(raw: RawOptions, defaults: ChannelDefaults, choice: ModelCh
     spec = _mode_of(model, generation_mode, choice)
 
     _check_prompt_length(prompt, model, spec)
-    mode = _check_quality_mode(raw.mode, defaults, model, spec)
+    mode = _check_quality_mode(raw.mode, defaults, model, spec, notes)
     duration = _check_duration(raw.duration, defaults, model, spec, notes)
     explicit_ratio = _check_aspect_ratio(raw.aspect_ratio)
     negative_prompt = _check_negative_prompt(raw.negative_prompt, defaults, model, spec, choice, notes)
@@ -286,14 +285,22 @@ def _check_prompt_length(prompt: str, model: ModelSpec, spec: ModeSpec) -> None:
         )
 
 
-def _check_quality_mode(value: str | None, defaults: ChannelDefaults, model: ModelSpec, spec: ModeSpec) -> QualityMode:
+def _check_quality_mode(
+    value: str | None, defaults: ChannelDefaults, model: ModelSpec, spec: ModeSpec, notes: list[str]
+) -> QualityMode:
     offered = ", ".join(f"`{quality.value}` ({label})" for quality, label in spec.resolutions.items())
     if value is None:
         wanted = defaults.mode or QualityMode.STD
         if wanted in spec.resolutions:
             return wanted
         # Neither the member nor (usefully) the channel chose: the model's own quality it is.
-        return next(iter(spec.resolutions))
+        fallback = next(iter(spec.resolutions))
+        if defaults.mode is not None:
+            notes.append(
+                f"The channel's default quality (`{wanted.value}`) doesn't fit {model.label}; "
+                f"it renders `{fallback.value}`."
+            )
+        return fallback
     try:
         quality = QualityMode(value.strip().lower())
     except ValueError:

@@ -151,7 +151,7 @@ class ServerModels:
     default: str  # the key used when a member picks none (and the channel has no default model)
     default_inherited: bool  # the server chose none: the bot's DEFAULT_MODEL
     default_offered: bool  # False when the default is no longer in the bot's table (the operator removed it)
-    # Channels whose own default model can't be used here (turned off): members there must pick a model.
+    # Channels whose own default model can't be used here (turned off): members there get the server's default.
     stranded_channels: dict[int, str]
 
 

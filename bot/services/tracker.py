@@ -47,7 +47,7 @@ from bot.videoapi.errors import (
     TaskNotFound,
     VideoApiError,
 )
-from bot.videoapi.payload import build_create_payload
+from bot.videoapi.payload import ImageUnavailable, build_create_payload
 from bot.videoapi.retry import is_retryable
 from bot.videoapi.status import TaskPhase
 
@@ -315,8 +315,8 @@ class Tracker:
         model = self._models.get(render.request.model)
         if model is None or model.mode(render.request.generation_mode) is None:
             # The operator's table no longer has it: nothing can be sent, and waiting will not change that.
-            detail = f"`{render.request.model}`"
-            return await self._fail(render, FailureKind.MODEL_UNAVAILABLE, detail), timedelta(0)
+            detail = f"`{render.request.model}` ({render.request.generation_mode.value} mode) is no longer in it"
+            return await self._fail(render, FailureKind.MODEL_MISCONFIGURED, detail), timedelta(0)
         wanted = [slot.sha256 for slot in render.request.images]
         images = await self._images.get_many(wanted) if wanted else {}
         if len(images) != len(set(wanted)):
@@ -334,9 +334,13 @@ class Tracker:
             await self._renders.update(render.id, now=self._now(), poll_count=attempts)
             log.warning("render %s: attachment URLs not refreshed yet (%s); will retry", render.id, error)
             return await self._reload(render), timedelta(seconds=retry_delay(attempts, self._config.poll_interval))
-        except (ValueError, PublishError) as error:
-            log.warning("render %s: request cannot be built (%s)", render.id, error)
+        except (ImageUnavailable, PublishError) as error:
+            log.warning("render %s: an input image can't be sent (%s)", render.id, error)
             return await self._fail(render, FailureKind.INPUT_MISSING, None), timedelta(0)
+        except ValueError as error:
+            # The table loaded, but cannot express this request (an operator's edit a hook can't follow).
+            log.error("render %s: model %s: create body cannot be built (%s)", render.id, model.key, error)
+            return await self._fail(render, FailureKind.MODEL_MISCONFIGURED, str(error)), timedelta(0)
         submitting = await self._renders.move(render.id, RenderState.SUBMITTING, now=self._now())
         if submitting is None:
             return await self._reload(render), timedelta(0)
@@ -374,6 +378,10 @@ class Tracker:
         if not stale:
             return request
         fresh = await self._publisher.refresh_attachment_urls(stale)
+        lost = [url for url in stale if url not in fresh]
+        if lost:
+            # Discord no longer has the attachment (deleted, or ephemeral and gone): the model could not fetch it.
+            raise ImageUnavailable(f"{len(lost)} attachment URL(s) could not be refreshed")
         return request.with_images(
             tuple(replace(slot, url=fresh.get(slot.url, slot.url) if slot.url else None) for slot in request.images)
         )
@@ -497,6 +505,11 @@ class Tracker:
 
     async def _delivery_failed(self, render: RenderRecord, error: VideoApiError) -> tuple[RenderRecord, timedelta]:
         attempts = render.poll_count + 1
+        if render.video_url is None and (attempts >= MAX_DELIVERY_ATTEMPTS or not is_retryable(error, create=False)):
+            # The gateway's /content was the only way to the clip (Veo): it said done but has nothing to give
+            # (a clip filtered after the fact), so there is no link to fall back to. Nothing was delivered.
+            log.warning("render %s: the gateway has no video for task %s (%s)", render.id, render.task_id, error)
+            return await self._fail(render, FailureKind.NO_VIDEO, None), timedelta(0)
         if attempts >= MAX_DELIVERY_ATTEMPTS:
             log.warning("render %s: clip download keeps failing (%s); linking it", render.id, error)
             return await self._deliver_link(render)

@@ -57,8 +57,3 @@ class ModelHolds:
                     # Only the hold that was read: another process may have held the model again meanwhile.
                     await conn.execute(delete(meta).where(meta.c.key == key, meta.c.value == value))
         return held
-
-    async def release(self, model: str) -> None:
-        """Offer `model` again now (a moderator or operator knows it is back)."""
-        async with self._db.write() as conn:
-            await conn.execute(delete(meta).where(meta.c.key == _PREFIX + model))

@@ -14,11 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.domain.images import image_mime
-from bot.domain.models import ImageTransport, ModelSpec, ModeSpec, SoundSupport, Target
+from bot.domain.models import ImageTransport, ModelSpec, ModelTable, ModelTableError, ModeSpec, SoundSupport, Target
 from bot.domain.request import GenerationMode, ImageRole, ImageSlot, VideoRequest
 from bot.domain.validation import IMAGE_MENTION
 
 Hook = Callable[[dict[str, Any], VideoRequest, ModeSpec], None]
+
+
+class ImageUnavailable(ValueError):
+    """An input image can't be sent: its bytes are gone, or (URL models) it has no live URL."""
 
 
 def build_create_payload(request: VideoRequest, model: ModelSpec, images: Mapping[str, bytes]) -> dict[str, Any]:
@@ -123,12 +127,12 @@ def _encoder(transport: ImageTransport, images: Mapping[str, bytes]) -> Callable
     def encode(slot: ImageSlot) -> str:
         if transport is ImageTransport.URL:
             if not slot.url:
-                raise ValueError(f"no URL for the {slot.role.value} image {slot.sha256[:12]}")
+                raise ImageUnavailable(f"no URL for the {slot.role.value} image {slot.sha256[:12]}")
             return slot.url
         try:
             data = images[slot.sha256]
         except KeyError:
-            raise ValueError(f"no bytes for the {slot.role.value} image {slot.sha256[:12]}") from None
+            raise ImageUnavailable(f"no bytes for the {slot.role.value} image {slot.sha256[:12]}") from None
         encoded = base64.b64encode(data).decode("ascii")
         # Kling refuses a data: prefix; Seedance and Veo want one.
         return f"data:{image_mime(data)};base64,{encoded}" if transport is ImageTransport.DATA_URI else encoded
@@ -207,6 +211,25 @@ def _wan_size(body: dict[str, Any], request: VideoRequest, spec: ModeSpec) -> No
         raise ValueError(f"no {resolution} size for {ratio}")
     for target in spec.fields.get("mode", ()):
         _put(body, target, size)
+
+
+def check_hooks(table: ModelTable) -> None:
+    """What each hook needs from its entry, checked at start-up: a table a hook can't follow stops the bot with
+    one line, rather than failing renders one by one."""
+    for model in table:
+        for generation_mode, mode in model.modes.items():
+            if mode.hook != "wan_size":
+                continue
+            for quality in mode.resolutions:
+                resolution = str(mode.wire_value("mode", quality.value)).upper()
+                missing = [
+                    ratio.value for ratio in mode.aspect_ratios if ratio.value not in _WAN_SIZES.get(resolution, {})
+                ]
+                if missing:
+                    raise ModelTableError(
+                        f'model "{model.key}", field "modes.{generation_mode.value}.aspect_ratios": the wan_size hook '
+                        f"has no {resolution} size for {', '.join(missing)}"
+                    )
 
 
 # The names must be those of bot.domain.models.HOOKS, which the table is checked against (a test holds both).

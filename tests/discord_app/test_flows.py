@@ -52,10 +52,14 @@ async def test_images_are_checked_and_fitted_in_one_worker_thread(monkeypatch: p
     monkeypatch.setattr(flows, "check_image", check)
     monkeypatch.setattr(flows, "fit_images_to_body", fit)
     monkeypatch.setattr(flows, "download_attachment", download)
-    bot = SimpleNamespace(services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=20)))
+    table = load_model_table()
+    generation = SimpleNamespace(model=lambda request: table.get(request.model))
+    bot = SimpleNamespace(
+        services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=20), generation=generation)
+    )
     refs = [AttachmentRef(f"reference_{n}", f"{n}.png", f"http://127.0.0.1/{n}.png", 0, "image/png") for n in (1, 2)]
 
-    images = await flows.checked_images(cast(Any, bot), refs)
+    images = await flows.checked_images(cast(Any, bot), refs, reference_request("kling-v3"))
 
     assert [image.option for image in images] == ["reference_1", "reference_2"]
     assert [step for step, _ in threads] == ["check", "check", "fit"]
@@ -224,3 +228,61 @@ async def test_regenerate_sends_the_same_settings_with_a_new_seed_shown_on_the_c
     assert post.render is not None
     assert post.render.request == replace(veo_request(), seed=DRAWN_SEED)
     assert f"seed {DRAWN_SEED}" in describe_settings(post.render.request, load_model_table().get("veo-3.1"))
+
+
+def reference_request(model: str) -> VideoRequest:
+    return VideoRequest(
+        prompt="<<<image_1>>> meets <<<image_2>>>",
+        generation_mode=GenerationMode.REFERENCE,
+        mode=QualityMode.STD,
+        duration=5,
+        aspect_ratio=AspectRatio.WIDE,
+        model=model,
+    )
+
+
+async def test_a_model_wanting_larger_images_refuses_a_small_one_before_anything_is_charged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def download(session: object, ref: AttachmentRef) -> bytes:
+        return image_bytes(350, 350)
+
+    monkeypatch.setattr(flows, "download_attachment", download)
+    table = load_model_table()
+    generation = SimpleNamespace(model=lambda request: table.get(request.model))
+    bot = SimpleNamespace(
+        services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=32), generation=generation)
+    )
+    refs = [AttachmentRef("reference_1", "1.png", "http://127.0.0.1/1.png", 0, "image/png")]
+
+    with pytest.raises(RequestValidationError) as refused:
+        await flows.checked_images(cast(Any, bot), refs, reference_request("happyhorse-1.0"))
+
+    assert refused.value.option == "reference_1"
+    assert "HappyHorse 1.0 needs each side to be at least 400 px" in refused.value.message
+    assert len(await flows.checked_images(cast(Any, bot), refs, reference_request("kling-v3"))) == 1
+
+
+async def test_a_model_carrying_each_image_twice_gets_half_the_body_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    budgets: list[int] = []
+
+    def fit(images: list[CheckedImage], budget: int) -> list[CheckedImage]:
+        budgets.append(budget)
+        return images
+
+    async def download(session: object, ref: AttachmentRef) -> bytes:
+        return image_bytes(640, 360)
+
+    monkeypatch.setattr(flows, "fit_images_to_body", fit)
+    monkeypatch.setattr(flows, "download_attachment", download)
+    table = load_model_table()
+    generation = SimpleNamespace(model=lambda request: table.get(request.model))
+    bot = SimpleNamespace(
+        services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=32), generation=generation)
+    )
+    refs = [AttachmentRef("reference_1", "1.png", "http://127.0.0.1/1.png", 0, "image/png")]
+
+    await flows.checked_images(cast(Any, bot), refs, reference_request("kling-v3"))
+    await flows.checked_images(cast(Any, bot), refs, reference_request("seedance-2.0"))
+
+    assert budgets[1] == budgets[0] // 2

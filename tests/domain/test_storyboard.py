@@ -5,24 +5,26 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.errors import RequestValidationError
-from bot.domain.models import Durations
+from bot.domain.models import Durations, load_model_table
 from bot.domain.request import Shot
 from bot.domain.storyboard import (
-    KLING_STORYBOARD,
     STORYBOARD_PLACEHOLDER,
     describe_storyboard,
     format_storyboard,
     parse_storyboard,
 )
 
+# Kling 3.0's storyboard lengths, as its table entry gives them.
+KLING = Durations(3, 15)
+
 
 def parse(text: str, *, total: int | None = None) -> tuple[Shot, ...]:
-    return parse_storyboard(text, total=total, has_last_frame=False)
+    return parse_storyboard(text, total=total, has_last_frame=False, durations=KLING)
 
 
 def refused(text: str, *, total: int | None = None, has_last_frame: bool = False) -> RequestValidationError:
     with pytest.raises(RequestValidationError) as caught:
-        parse_storyboard(text, total=total, has_last_frame=has_last_frame)
+        parse_storyboard(text, total=total, has_last_frame=has_last_frame, durations=KLING)
     return caught.value
 
 
@@ -126,8 +128,10 @@ def test_last_frame_is_refused_in_a_storyboard() -> None:
     assert "`last_frame`" in error.message
 
 
-def test_kling_storyboard_is_the_default_length_rule() -> None:
-    assert (KLING_STORYBOARD.minimum, KLING_STORYBOARD.maximum, KLING_STORYBOARD.allowed) == (3, 15, None)
+def test_the_storyboard_lengths_here_are_klings_own() -> None:
+    kling = load_model_table().get("kling-v3")
+    assert kling is not None
+    assert all(mode.durations == KLING for mode in kling.modes.values())
 
 
 def test_the_models_durations_decide_the_total() -> None:

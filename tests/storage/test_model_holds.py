@@ -1,4 +1,4 @@
-"""Models kept off after `model_not_found`: held until a moment, forgotten after it, released early on demand."""
+"""Models kept off after `model_not_found`: held until a moment, forgotten after it."""
 
 from __future__ import annotations
 
@@ -57,22 +57,6 @@ async def test_an_expired_hold_is_forgotten(db: Database) -> None:
     # Gone from storage, not only filtered: an earlier moment no longer sees it either.
     assert await holds.active(T0) == {}
     assert await MetaRepository(db).get("model_hold:veo-3.1") is None
-
-
-async def test_release_offers_the_model_again_at_once(db: Database) -> None:
-    holds = ModelHolds(db)
-    await holds.hold("veo-3.1", T0 + HALF_HOUR)
-    await holds.hold("wan-2.6", T0 + HALF_HOUR)
-
-    await holds.release("veo-3.1")
-
-    assert await holds.active(T0) == {"wan-2.6": T0 + HALF_HOUR}
-
-
-async def test_releasing_a_model_that_is_not_held_is_harmless(db: Database) -> None:
-    await ModelHolds(db).release("veo-3.1")
-
-    assert await ModelHolds(db).active(T0) == {}
 
 
 async def test_other_settings_in_the_shared_table_are_not_holds(db: Database) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.domain.models import SHIPPED_MODELS, ModelSpec, load_model_table, parse_model_table
+from bot.domain.models import SHIPPED_MODELS, ModelSpec, ModelTableError, load_model_table, parse_model_table
 from bot.domain.request import AspectRatio, GenerationMode, ImageRole, ImageSlot, QualityMode, Shot, VideoRequest
-from bot.videoapi.payload import build_create_payload, translate_mentions
+from bot.videoapi.payload import build_create_payload, check_hooks, translate_mentions
 
 TABLE = load_model_table()
 TEXT, IMAGE, REFERENCE = GenerationMode.TEXT, GenerationMode.IMAGE, GenerationMode.REFERENCE
@@ -630,3 +630,19 @@ def test_an_end_frame_is_refused_when_the_entry_turns_last_frame_off() -> None:
     with pytest.raises(ValueError, match="has no field for the last_frame image"):
         build_create_payload(image("wan-2.7"), wan, {})
     assert build_create_payload(image("wan-2.7", last=False), wan, {})["images"] == [FIRST_URL]
+
+
+def test_the_shipped_table_suits_its_hooks() -> None:
+    check_hooks(load_model_table())
+
+
+def test_a_ratio_the_wan_size_hook_cannot_size_stops_start_up_naming_it() -> None:
+    data = tomllib.loads(SHIPPED_MODELS.read_text(encoding="utf-8"))
+    data["models"]["wan-2.6"]["modes"]["reference"]["aspect_ratios"] = ["16:9", "21:9"]
+
+    with pytest.raises(ModelTableError) as broken:
+        check_hooks(parse_model_table(data))
+
+    assert str(broken.value) == (
+        'model "wan-2.6", field "modes.reference.aspect_ratios": the wan_size hook has no 720P size for 21:9'
+    )

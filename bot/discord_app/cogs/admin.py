@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import flows
+from bot.discord_app.model_choices import model_choices, offer_choices
 from bot.discord_app.ui import admin_text
 from bot.discord_app.ui.usage_chart import usage_chart
 from bot.domain.errors import UserFacingError
@@ -81,16 +82,12 @@ class AdminCog(
             now=services.clock,
         )
         super().__init__()
-        # The model options offer the table's enabled entries, known only once the table is loaded (as in
-        # VideoCog): part of the commands' definitions, so only a change to the table triggers the next sync.
-        models = [
-            app_commands.Choice(name=f"{spec.name} ({spec.key})"[:100], value=spec.key)
-            for spec in services.models.enabled()
-        ]
+        models = model_choices(services.models)
         for option in ("enable", "disable", "default"):
-            self.models._params[option].choices = models[:25]  # type: ignore[assignment]
-        channel_models = [app_commands.Choice(name=admin_text.NO_CHANNEL_MODEL, value=NO_MODEL), *models][:25]
-        self.defaults._params["model"].choices = channel_models  # type: ignore[assignment]
+            offer_choices(self.models, option, models)
+        offer_choices(
+            self.defaults, "model", [app_commands.Choice(name=admin_text.NO_CHANNEL_MODEL, value=NO_MODEL), *models]
+        )
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.guild_id is None:

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import flows
+from bot.discord_app.model_choices import model_choices, offer_choices
 from bot.discord_app.ui import text
 from bot.discord_app.ui.models_card import models_embed
 from bot.discord_app.ui.storyboard import StoryboardDraft, StoryboardModal
@@ -41,15 +42,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         super().__init__()
-        # The `model` choices are the table's enabled entries: known only once the table is loaded. They are part
-        # of the command's definition, so a change to them is what triggers the next sync.
-        choices = [
-            app_commands.Choice(name=f"{spec.name} ({spec.key})"[:100], value=spec.key)
-            for spec in bot.services.models.enabled()
-        ][:25]
-        # discord.py reads choices from the annotation at import time, before the table exists; its public
-        # Parameter is read-only, so the command's own parameter record is filled in here, before any sync.
-        self.generate._params["model"].choices = choices  # type: ignore[assignment]
+        offer_choices(self.generate, "model", model_choices(bot.services.models))
 
     @app_commands.command(name="generate")
     @app_commands.describe(

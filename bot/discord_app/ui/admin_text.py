@@ -266,15 +266,15 @@ def server_models(state: ServerModels) -> str:
         )
     for channel, key in sorted(state.stranded_channels.items()):
         lines.append(
-            f"⚠️ <#{channel}> uses `{key}` as its default, which is off here: members there must pick a model "
-            "(change it with `/videoadmin defaults`)."
+            f"⚠️ <#{channel}> uses `{key}` as its default, which is off here: members there get the server's "
+            "default instead (change it with `/videoadmin defaults`)."
         )
     return fit(lines)
 
 
 def models_reply(changes: list[Change], state: ServerModels) -> str:
     """The reply to `/videoadmin models` with changes: before → after, then the models as they are now."""
-    return changes_reply(changes) + "\n\n" + server_models(state)
+    return fit([*changes_reply(changes).splitlines(), "", *server_models(state).splitlines()])
 
 
 def queue(renders: list[RenderRecord], now: datetime) -> str:

@@ -12,18 +12,27 @@ from bot.domain.validation import ModelChoice
 
 TITLE = "Video models"
 INTRO = "Pick one with `model` in `/video generate`. Costs are credits per second of video."
-# An embed holds 25 fields of 1,024 characters and 6,000 characters in all: a model's field stays well inside.
+# An embed holds 25 fields of 1,024 characters and 6,000 characters in all; room is kept for the last two fields.
 FIELD_LIMIT = 1024
-MAX_FIELDS = 20
+MAX_FIELDS = 23
+EMBED_BUDGET = 6000 - 2 * FIELD_LIMIT
 
 
 def models_embed(choice: ModelChoice) -> discord.Embed:
     """One field per usable model (the default first), then what is turned off or unavailable here."""
     usable = sorted(choice.usable(), key=lambda spec: spec.key != choice.default)
     embed = discord.Embed(title=TITLE, description=INTRO, colour=discord.Colour.blurple())
+    shown = 0
     for spec in usable[:MAX_FIELDS]:
-        name = spec.label + (" · default here" if spec.key == choice.default else "")
-        embed.add_field(name=name[:256], value=describe_model(spec)[:FIELD_LIMIT], inline=False)
+        name = (spec.label + (" · default here" if spec.key == choice.default else ""))[:256]
+        value = describe_model(spec)[:FIELD_LIMIT]
+        if len(embed) + len(name) + len(value) > EMBED_BUDGET:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        shown += 1
+    if shown < len(usable):
+        rest = ", ".join(f"`{spec.key}`" for spec in usable[shown:])
+        embed.add_field(name="More models", value=rest[:FIELD_LIMIT], inline=False)
     off = [f"`{key}`: {reason}" for key, reason in choice.unavailable.items() if key in choice.table]
     if off:
         embed.add_field(name="Not available here", value="\n".join(off)[:FIELD_LIMIT], inline=False)

@@ -111,6 +111,14 @@ FAILURE_REASONS: dict[FailureKind, str] = {
     ),
     FailureKind.INPUT_MISSING: "The request's images were lost. Please send the command again.",
     FailureKind.APPROVAL_EXPIRED: "No moderator approved or declined this request within a day, so it was dropped.",
+    FailureKind.MODEL_MISCONFIGURED: (
+        "The bot's model table can't send this request ({detail}). A server admin needs to fix the table; "
+        "meanwhile pick another model."
+    ),
+    FailureKind.NO_VIDEO: (
+        "ModelStream reported the render finished but has no video to give (it may have been filtered). "
+        "Try another prompt or model."
+    ),
     FailureKind.MODEL_UNAVAILABLE: (
         "ModelStream can't run {detail} right now. Pick another model with `model` and send it again; "
         "this one is kept off for a while."

@@ -163,6 +163,17 @@ def test_turning_a_model_off_reads_as_before_and_after() -> None:
     )
 
 
+def test_the_models_reply_stays_within_discords_limit_with_many_stranded_channels() -> None:
+    changes = [Change("disabled_models", frozenset(), frozenset({"veo-3.1"}))]
+    stranded = {channel: "veo-3.1" for channel in range(10**17, 10**17 + 40)}
+
+    reply = admin_text.models_reply(changes, models_state({"veo-3.1"}, stranded=stranded))
+
+    assert len(reply) <= 2000
+    assert reply.startswith("Updated (written to the audit log):")
+    assert reply.endswith("more.")
+
+
 def test_audit_row_of_the_servers_models_names_what_changed() -> None:
     row = entry("models.set", "guild", {"default_model": None}, {"default_model": "seedance-2.0"})
 

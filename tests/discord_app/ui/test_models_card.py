@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import tomllib
+
 from bot.discord_app.ui.models_card import describe_model, models_embed
-from bot.domain.models import load_model_table
+from bot.domain.models import SHIPPED_MODELS, load_model_table, parse_model_table
 from bot.domain.validation import ModelChoice
 
 TABLE = load_model_table()
@@ -63,3 +66,16 @@ def field_named(embed: object, name: str) -> str:
         if field.name == name:
             return str(field.value)
     raise AssertionError(f"no field {name}")
+
+
+def test_a_table_of_many_models_stays_within_the_embed_limit_and_names_the_rest() -> None:
+    data = tomllib.loads(SHIPPED_MODELS.read_text(encoding="utf-8"))
+    for n in range(17):
+        data["models"][f"wan-copy-{n}"] = copy.deepcopy(data["models"]["wan-2.6"])
+    table = parse_model_table(data)
+
+    embed = models_embed(ModelChoice(table, "kling-v3"))
+
+    assert len(table.enabled()) == 24
+    assert len(embed) <= 6000 and len(embed.fields) <= 25
+    assert "`wan-copy-16`" in field_named(embed, "More models")
