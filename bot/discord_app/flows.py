@@ -24,6 +24,7 @@ from bot.domain.images import (
     fit_images_to_body,
     image_slots,
 )
+from bot.domain.models import ImageTransport
 from bot.domain.quota_types import Requester
 from bot.domain.request import AttachmentRef, VideoRequest
 from bot.services.generation import Accepted
@@ -85,12 +86,12 @@ async def download_attachment(session: aiohttp.ClientSession, ref: AttachmentRef
 
 
 def _check_and_fit(
-    refs: list[AttachmentRef], datas: list[bytes], budget: int, min_side: int, model_name: str
+    refs: list[AttachmentRef], datas: list[bytes], budget: int | None, min_side: int, model_name: str
 ) -> list[CheckedImage]:
     images = [check_image(ref.option, data) for ref, data in zip(refs, datas, strict=True)]
     for image in images:
         check_min_side(image, min_side, model_name)
-    return fit_images_to_body(images, budget)
+    return images if budget is None else fit_images_to_body(images, budget)
 
 
 async def checked_images(bot: VideoBot, refs: list[AttachmentRef], request: VideoRequest) -> list[CheckedImage]:
@@ -99,9 +100,11 @@ async def checked_images(bot: VideoBot, refs: list[AttachmentRef], request: Vide
     model = bot.services.generation.model(request)
     spec = model.mode(request.generation_mode)
     min_side = spec.image_min_side if spec is not None else MIN_SIDE_PX
-    # A model that carries each image in two places (Seedance) has half the room for each.
-    copies = spec.image_copies() if spec is not None else 1
-    budget = (bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD) // copies
+    budget: int | None = None
+    if model.image_transport is not ImageTransport.URL:
+        # The bytes travel in the body; a model that carries each image in two places (Seedance) has half the room.
+        copies = spec.image_copies() if spec is not None else 1
+        budget = (bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD) // copies
     # Decoding (a large PNG takes about a second) and re-encoding are CPU work: one worker thread does both, so the
     # event loop keeps answering other members' interactions within Discord's 3-second deadline meanwhile.
     return await asyncio.to_thread(_check_and_fit, refs, list(datas), budget, min_side, model.name)

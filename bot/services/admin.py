@@ -26,7 +26,7 @@ from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
 from bot.domain.render import RenderRecord
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
 from bot.domain.settings_catalog import SETTINGS, Scope
-from bot.domain.validation import MAX_DURATION, MAX_NEGATIVE_PROMPT_CHARS, MIN_DURATION, shipped_choice
+from bot.domain.validation import MAX_DURATION, MAX_NEGATIVE_PROMPT_CHARS, MIN_DURATION
 from bot.services.tracker import utc_now
 from bot.storage.config import AuditEntry, GuildConfigRepository
 from bot.storage.renders import RenderRepository
@@ -184,15 +184,15 @@ class AdminService:
         *,
         config: GuildConfigRepository,
         renders: RenderRepository,
-        models: ModelTable | None = None,
-        default_model: str | None = None,
+        models: ModelTable,
+        default_model: str,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
-        """`models` is the bot's table and `default_model` its DEFAULT_MODEL (both: the shipped ones by default)."""
+        """`models` is the bot's table and `default_model` its DEFAULT_MODEL."""
         self._config = config
         self._renders = renders
-        self._models = models or shipped_choice().table
-        self._default_model = default_model or shipped_choice().default
+        self._models = models
+        self._default_model = default_model
         self._now = now
 
     # ---- quotas ------------------------------------------------------------------------------------------

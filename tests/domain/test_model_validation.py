@@ -190,13 +190,24 @@ def test_reference_mode_on_a_model_without_it_names_the_models_with_it() -> None
     assert f"Models with reference mode: {others}." in error.message
 
 
-def test_a_missing_text_mode_is_named() -> None:
-    table = table_with(lambda data: data["models"]["vidu-q3"]["ids"].pop("text"))
-
-    error = refused(raw(model="vidu-q3"), choice=ModelChoice(table, "kling-v3"))
+def test_a_missing_text_mode_is_named_with_the_models_that_have_one() -> None:
+    # Vidu Q3 ships without a text mode: no ModelStream page documents a Q3 text-to-video id.
+    error = refused(raw(model="vidu-q3"))
 
     assert error.option == "generation_mode"
-    assert "Vidu Q3 (`vidu-q3`) has no text mode (it has `image`, `reference`)." in error.message
+    assert error.message == (
+        "Vidu Q3 (`vidu-q3`) has no text mode (it has `image`, `reference`). Models with text mode: "
+        + codes("kling-v3", "seedance-2.0", "veo-3.1", "wan-2.6", "wan-2.7", "happyhorse-1.0")
+        + "."
+    )
+
+
+def test_a_text_mode_an_operator_adds_is_used() -> None:
+    table = table_with(lambda data: data["models"]["vidu-q3"]["ids"].__setitem__("text", "viduq3-turbo"))
+
+    request = accepted(raw(model="vidu-q3", duration=16), choice=ModelChoice(table, "kling-v3"))
+
+    assert (request.model, request.generation_mode, request.duration) == ("vidu-q3", GenerationMode.TEXT, 16)
 
 
 def test_more_references_than_the_model_takes_names_the_first_extra_and_the_models_that_take_them() -> None:
@@ -243,10 +254,11 @@ def test_wan_2_6_reference_mode_stops_at_10_seconds() -> None:
     assert "2–10 s for Wan 2.6 (`wan-2.6`); you gave 12 s" in error.message
 
 
-def test_vidu_takes_1_to_16_seconds_from_a_frame_and_3_to_16_otherwise() -> None:
-    assert [accepted(raw(model="vidu-q3", duration=s)).duration for s in (3, 16)] == [3, 16]
-    assert accepted(raw(model="vidu-q3", duration=1, first_frame=att("first_frame"))).duration == 1
-    assert refused(raw(model="vidu-q3", duration=2)).option == "duration"
+def test_vidu_takes_1_to_16_seconds_from_a_frame_and_3_to_16_from_references() -> None:
+    frame = att("first_frame")
+    assert [accepted(raw(model="vidu-q3", duration=s, first_frame=frame)).duration for s in (1, 16)] == [1, 16]
+    with_refs = [accepted(raw(mentions(1), model="vidu-q3", duration=s, references=refs(1))) for s in (3, 16)]
+    assert [request.duration for request in with_refs] == [3, 16]
 
     error = refused(raw(mentions(1), model="vidu-q3", duration=2, references=refs(1)))
 
@@ -290,7 +302,7 @@ def test_21_9_in_reference_mode_also_names_happyhorse() -> None:
         ("seedance-2.0", "21:9", 0),
         ("wan-2.6", "4:3", 0),
         ("wan-2.7", "3:4", 0),
-        ("vidu-q3", "1:1", 0),
+        ("vidu-q3", "1:1", 1),
         ("happyhorse-1.0", "21:9", 1),
         ("wan-2.6", "4:3", 1),
     ],
@@ -303,9 +315,13 @@ def test_a_ratio_the_model_takes_is_kept(key: str, ratio: str, mode_refs: int) -
     )
 
 
-@pytest.mark.parametrize(("key", "ratio"), [("veo-3.1", "1:1"), ("happyhorse-1.0", "21:9"), ("vidu-q3", "4:3")])
-def test_a_ratio_the_model_does_not_take_is_refused(key: str, ratio: str) -> None:
-    error = refused(raw(model=key, aspect_ratio=ratio))
+@pytest.mark.parametrize(
+    ("key", "ratio", "mode_refs"), [("veo-3.1", "1:1", 0), ("happyhorse-1.0", "21:9", 0), ("vidu-q3", "4:3", 1)]
+)
+def test_a_ratio_the_model_does_not_take_is_refused(key: str, ratio: str, mode_refs: int) -> None:
+    prompt = mentions(mode_refs) if mode_refs else "A red fox"
+
+    error = refused(raw(prompt, model=key, aspect_ratio=ratio, references=refs(mode_refs)))
 
     assert error.option == "aspect_ratio"
     assert f"(`{key}`) doesn't take `aspect_ratio` `{ratio}`" in error.message
@@ -318,7 +334,8 @@ def test_vidu_reference_prompts_stop_at_2000_characters() -> None:
     long_prompt = mentions(1) + " " + "x" * (2001 - len(mentions(1)) - 1)
     assert len(long_prompt) == 2001
 
-    assert accepted(raw(long_prompt.replace("<<<image_1>>>", "a fox"), model="vidu-q3")).model == "vidu-q3"
+    from_frame = raw(long_prompt.replace("<<<image_1>>>", "a fox"), model="vidu-q3", first_frame=att("first_frame"))
+    assert accepted(from_frame).model == "vidu-q3"
     error = refused(raw(long_prompt, model="vidu-q3", references=refs(1)))
 
     assert error.option == "prompt"
@@ -397,7 +414,8 @@ def test_channel_sound_a_model_cannot_honour_is_noted() -> None:
     [("kling-v3", False), ("seedance-2.0", True), ("veo-3.1", True), ("vidu-q3", True), ("happyhorse-1.0", False)],
 )
 def test_without_any_choice_sound_is_the_models_own_default(key: str, sound: bool) -> None:
-    assert accepted(raw(model=key)).sound is sound
+    # Image mode: every one of these models has it (Vidu Q3 has no text mode).
+    assert accepted(raw(model=key, first_frame=att("first_frame"))).sound is sound
 
 
 # --- which model ---------------------------------------------------------------------------------------------
@@ -413,7 +431,9 @@ def test_the_member_wins_over_the_channel_and_the_channel_over_the_server() -> N
 
 
 def test_a_channel_default_no_longer_in_the_table_falls_back_to_the_server_default() -> None:
-    assert accepted(raw(), ChannelDefaults(model="sora"), ModelChoice(TABLE, "vidu-q3")).model == "vidu-q3"
+    request = accepted(raw(), ChannelDefaults(model="sora"), ModelChoice(TABLE, "happyhorse-1.0"))
+
+    assert request.model == "happyhorse-1.0"
 
 
 def test_an_unknown_model_is_refused_with_the_usable_ones() -> None:
@@ -480,10 +500,46 @@ def test_a_model_with_only_pro_picks_it_and_refuses_std() -> None:
 
     choice = ModelChoice(table_with(pro_only), "kling-v3")
 
-    assert accepted(raw(model="wan-2.7"), choice=choice).mode is QualityMode.PRO
+    request = accepted(raw(model="wan-2.7"), choice=choice)
+    assert (request.mode, request.notes) == (QualityMode.PRO, ())
     error = refused(raw(model="wan-2.7", mode="std"), choice=choice)
     assert error.option == "mode"
     assert error.message == "Wan 2.7 (`wan-2.7`) takes `mode` `pro` (1080P); you gave `std`."
+
+
+def std_only(data: dict[str, Any]) -> None:
+    entry = data["models"]["wan-2.7"]
+    entry["resolutions"] = {"std": "720P"}
+    entry["values"]["mode"] = {"std": "720P"}
+
+
+def test_channel_quality_the_model_does_not_have_falls_back_with_a_note() -> None:
+    choice = ModelChoice(table_with(std_only), "kling-v3")
+
+    request = accepted(raw(model="wan-2.7"), ChannelDefaults(mode=QualityMode.PRO), choice)
+
+    assert request.mode is QualityMode.STD
+    assert request.notes == (
+        "The channel's default quality (`pro`) doesn't fit Wan 2.7 (`wan-2.7`); it renders `std`.",
+    )
+
+
+def test_channel_quality_the_model_has_is_used_silently() -> None:
+    choice = ModelChoice(table_with(std_only), "kling-v3")
+
+    on_std_only = accepted(raw(model="wan-2.7"), ChannelDefaults(mode=QualityMode.STD), choice)
+    on_both = accepted(raw(model="wan-2.6"), ChannelDefaults(mode=QualityMode.PRO), choice)
+
+    assert (on_std_only.mode, on_std_only.notes) == (QualityMode.STD, ())
+    assert (on_both.mode, on_both.notes) == (QualityMode.PRO, ())
+
+
+def test_a_members_quality_overrides_the_channel_without_a_note() -> None:
+    choice = ModelChoice(table_with(std_only), "kling-v3")
+
+    request = accepted(raw(model="wan-2.7", mode="std"), ChannelDefaults(mode=QualityMode.PRO), choice)
+
+    assert (request.mode, request.notes) == (QualityMode.STD, ())
 
 
 # --- seeds per take ------------------------------------------------------------------------------------------
@@ -503,9 +559,9 @@ def test_a_members_seed_gives_one_seed_per_take_counting_up() -> None:
 
 
 def test_seeds_wrap_at_the_largest_seed() -> None:
-    spec = TABLE.get("vidu-q3")
+    spec = TABLE.get("wan-2.6")
     assert spec is not None
-    request = accepted(raw(model="vidu-q3", seed=MAX_SEED, takes=2))
+    request = accepted(raw(model="wan-2.6", seed=MAX_SEED, takes=2))
 
     assert [take.seed for take in with_take_seeds(request, spec, never)] == [MAX_SEED, 0]
 

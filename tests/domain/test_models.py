@@ -12,6 +12,7 @@ import pytest
 
 from bot.domain.models import (
     HOOKS,
+    MAX_ENABLED_MODELS,
     SHIPPED_MODELS,
     Durations,
     ImageTransport,
@@ -79,7 +80,8 @@ def test_shipped_modes_and_api_ids() -> None:
             "image": "happyhorse-1.0-i2v",
             "reference": "happyhorse-1.0-r2v",
         },
-        "vidu-q3": {"text": "viduq3", "image": "viduq3-pro", "reference": "viduq3"},
+        # No ModelStream page documents a Vidu Q3 text-to-video id.
+        "vidu-q3": {"image": "viduq3-pro", "reference": "viduq3"},
     }
 
 
@@ -120,12 +122,13 @@ def test_shipped_per_mode_differences() -> None:
     assert wan26.modes[REFERENCE].hook == "wan_size"
     assert wan26.modes[REFERENCE].fields["mode"] == (Target(("size",)),)
     assert wan26.modes[TEXT].fields["mode"] == (Target(("resolution",)),)
-    assert vidu.modes[TEXT].durations == Durations(3, 16)
+    assert TEXT not in vidu.modes
     assert vidu.modes[IMAGE].durations == Durations(1, 16)
     assert vidu.modes[REFERENCE].durations == Durations(3, 16)
-    assert (vidu.modes[TEXT].prompt_max, vidu.modes[REFERENCE].prompt_max) == (2500, 2000)
+    assert (vidu.modes[IMAGE].prompt_max, vidu.modes[REFERENCE].prompt_max) == (2500, 2000)
     assert AspectRatio.CINEMA in horse.modes[REFERENCE].aspect_ratios
     assert AspectRatio.CINEMA not in horse.modes[TEXT].aspect_ratios
+    assert (horse.modes[TEXT].image_min_side, horse.modes[REFERENCE].image_min_side) == (300, 400)
 
 
 def test_shipped_field_targets_are_read_as_paths() -> None:
@@ -252,6 +255,26 @@ BROKEN = [
     ),
     pytest.param(
         put("veo-3.1", "modes", {"image": {"colour": 1}}), "veo-3.1", "modes.image.colour", "unknown", id="mode-key"
+    ),
+    pytest.param(
+        put_field("kling-v3", "references", {"path": "metadata.image_list", "item": {"image_url": "{url}"}}),
+        "kling-v3",
+        "fields.references",
+        '"{image}"',
+        id="item-without-image",
+    ),
+    pytest.param(
+        put_field("seedance-2.0", "first_frame", ["images[]", {"path": "metadata.content[]", "item": "first"}]),
+        "seedance-2.0",
+        "fields.first_frame",
+        '"{image}"',
+        id="text-item-without-image",
+    ),
+    pytest.param(
+        put("happyhorse-1.0", "image_min_side", 299), "happyhorse-1.0", "image_min_side", "at least 300", id="min-299"
+    ),
+    pytest.param(
+        put("wan-2.7", "image_min_side", True), "wan-2.7", "image_min_side", "whole number", id="bool-min-side"
     ),
 ]
 
@@ -407,6 +430,100 @@ def test_disabling_every_model_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(ModelTableError, match="every model is disabled"):
         load_model_table(operator)
+
+
+def many_enabled(count: int) -> dict[str, Any]:
+    """The shipped table plus copies of wan-2.7, so that `count` models are enabled."""
+    data = shipped_data()
+    models = data["models"]
+    for number in range(count - len(models)):
+        models[f"wan-copy-{number}"] = copy.deepcopy(models["wan-2.7"])
+    return data
+
+
+def test_as_many_enabled_models_as_discord_offers_choices_load() -> None:
+    table = parse_model_table(many_enabled(MAX_ENABLED_MODELS))
+
+    assert len(table.enabled()) == MAX_ENABLED_MODELS
+
+
+def test_more_enabled_models_than_discord_offers_choices_is_refused_in_one_line() -> None:
+    with pytest.raises(ModelTableError) as caught:
+        parse_model_table(many_enabled(MAX_ENABLED_MODELS + 1))
+
+    message = str(caught.value)
+    assert message.startswith(f"models.toml: {MAX_ENABLED_MODELS + 1} models are enabled;")
+    assert f"at most {MAX_ENABLED_MODELS}" in message
+    assert "enabled = false" in message
+    assert "\n" not in message
+
+
+def test_disabled_models_do_not_count_against_discords_limit() -> None:
+    data = many_enabled(MAX_ENABLED_MODELS + 3)
+    for key in ("wan-copy-0", "wan-copy-1", "wan-copy-2"):
+        data["models"][key]["enabled"] = False
+
+    table = parse_model_table(data)
+
+    assert len(table.enabled()) == MAX_ENABLED_MODELS
+    assert "wan-copy-0" in table
+
+
+def test_image_min_side_defaults_to_300_and_is_set_per_mode(tmp_path: Path) -> None:
+    operator = write(tmp_path, '[models."wan-2.6".modes.image]\nimage_min_side = 512\n')
+    shipped = load_model_table()
+
+    wan = load_model_table(operator).get("wan-2.6")
+
+    assert {
+        (spec.key, mode): mode_spec.image_min_side
+        for spec in shipped
+        for mode, mode_spec in spec.modes.items()
+        if mode_spec.image_min_side != 300
+    } == {("happyhorse-1.0", REFERENCE): 400}
+    assert wan is not None
+    assert {mode: spec.image_min_side for mode, spec in wan.modes.items()} == {TEXT: 300, IMAGE: 512, REFERENCE: 300}
+
+
+def test_image_copies_counts_the_places_one_image_goes() -> None:
+    table = load_model_table()
+    seedance, kling, veo = (table.get(key) for key in ("seedance-2.0", "kling-v3", "veo-3.1"))
+    assert seedance is not None and kling is not None and veo is not None
+
+    # Seedance carries each image in `images` and in metadata.content.
+    assert [spec.image_copies() for spec in seedance.modes.values()] == [2, 2, 2]
+    assert [spec.image_copies() for spec in kling.modes.values()] == [1, 1, 1]
+    assert [spec.image_copies() for spec in veo.modes.values()] == [1, 1]
+
+
+def test_a_model_without_image_fields_counts_one_copy(tmp_path: Path) -> None:
+    operator = write(
+        tmp_path,
+        """
+[models.text-only]
+name = "Text only"
+ids = { text = "text-only-1" }
+durations = { min = 1, max = 10 }
+default_duration = 5
+resolutions = { std = "720p" }
+aspect_ratios = ["16:9"]
+prompt_max = 2000
+image_transport = "url"
+video = "status"
+cost = { std = 1, pro = 1 }
+
+[models.text-only.fields]
+prompt = "prompt"
+duration = "duration"
+mode = "resolution"
+aspect_ratio = "ratio"
+""",
+    )
+
+    spec = load_model_table(operator).get("text-only")
+
+    assert spec is not None
+    assert spec.modes[TEXT].image_copies() == 1
 
 
 def test_a_mode_override_from_the_operator_changes_that_mode_only(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from bot.domain.states import (
         (RenderState.QUEUED, RenderState.RENDERING),
         (RenderState.RENDERING, RenderState.SUCCEEDED),
         (RenderState.SUCCEEDED, RenderState.DELIVERED),
+        (RenderState.SUCCEEDED, RenderState.FAILED),  # the API said done but has no video to give
         (RenderState.AWAITING_APPROVAL, RenderState.DENIED),
         (RenderState.AWAITING_APPROVAL, RenderState.FAILED),  # nobody decided in time
     ],
@@ -39,7 +40,8 @@ def test_moves_of_the_lifecycle_are_allowed(current: RenderState, target: Render
         (RenderState.ACCEPTED, RenderState.QUEUED),  # never without going through SUBMITTING
         (RenderState.DELIVERED, RenderState.SUCCEEDED),
         (RenderState.FAILED, RenderState.ACCEPTED),  # a refunded render never comes back
-        (RenderState.SUCCEEDED, RenderState.FAILED),  # a clip that exists is delivered, by link if need be
+        (RenderState.SUCCEEDED, RenderState.QUEUED),  # a finished render is not rendered again
+        (RenderState.DENIED, RenderState.FAILED),
         (RenderState.AWAITING_APPROVAL, RenderState.SUBMITTING),
     ],
 )
@@ -55,6 +57,13 @@ def test_terminal_states_lead_nowhere() -> None:
 
 def test_sources_of_delivered_is_only_succeeded() -> None:
     assert sources_of(RenderState.DELIVERED) == {RenderState.SUCCEEDED}
+
+
+def test_succeeded_ends_delivered_or_failed() -> None:
+    assert {target for target in RenderState if can_move(RenderState.SUCCEEDED, target)} == {
+        RenderState.DELIVERED,
+        RenderState.FAILED,
+    }
 
 
 def test_refunded_states_hold_no_credits() -> None:

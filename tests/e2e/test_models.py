@@ -508,9 +508,9 @@ CASES: dict[str, Case] = {
         attachments=("reference_1", "reference_2", "reference_3"),
         sent_prompt="[Image 1] rides with [Image 2] past [Image 3]",
     ),
-    # ---- Vidu Q3: lower-case resolutions, viduq3-pro for frames (head-tail frames as two `images`)
-    "vidu-q3/text": Case(
-        "a heron takes flight",
+    # ---- Vidu Q3: lower-case resolutions, viduq3-pro for frames (head-tail frames as two `images`); no text mode
+    "vidu-q3/reference-pro": Case(
+        "<<<image_1>>> takes flight",
         {"model": "vidu-q3", "mode": "pro", "duration": 16, "aspect_ratio": "9:16", "sound": False, "seed": 17},
         lambda s: {
             "model": "viduq3",
@@ -520,9 +520,12 @@ CASES: dict[str, Case] = {
             "aspect_ratio": "9:16",
             "seed": 17,
             "audio": False,
+            "images": [s.url("reference_1")],
         },
         cost=16 * 2,
-        card=("Vidu Q3", "pro (1080p)", "16 s", "9:16", "no sound", "seed 17"),
+        card=("Vidu Q3", "reference", "pro (1080p)", "16 s", "9:16", "no sound", "seed 17"),
+        attachments=("reference_1",),
+        sent_prompt="image 1 takes flight",
     ),
     "vidu-q3/image": Case(
         "the heron lands",
@@ -615,7 +618,17 @@ UNSUPPORTED: dict[str, tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]] 
     "sound_on_happyhorse": ({"model": "happyhorse-1.0", "sound": True}, (), ("`sound`", "HappyHorse 1.0")),
     "duration_10_on_veo": ({"model": "veo-3.1", "duration": 10}, (), ("`duration`", "Veo 3.1", "10")),
     "21_9_on_kling": ({"model": "kling-v3", "aspect_ratio": "21:9"}, (), ("`aspect_ratio`", "`21:9`", "Kling 3.0")),
-    "negative_prompt_on_vidu": ({"model": "vidu-q3", "negative_prompt": "rain"}, (), ("`negative_prompt`", "Vidu Q3")),
+    "negative_prompt_on_vidu": (
+        {"model": "vidu-q3", "negative_prompt": "rain"},
+        ("first_frame",),
+        ("`negative_prompt`", "Vidu Q3"),
+    ),
+    # No ModelStream page documents a Vidu Q3 text-to-video id: the reply names the models that have text mode.
+    "text_mode_on_vidu": (
+        {"model": "vidu-q3"},
+        (),
+        ("Vidu Q3 (`vidu-q3`) has no text mode", "Models with text mode:", "`kling-v3`", "`happyhorse-1.0`"),
+    ),
     "multi_shot_on_seedance": ({"model": "seedance-2.0", "multi_shot": True}, (), ("`multi_shot`", "Seedance 2.0")),
 }
 
@@ -660,7 +673,7 @@ async def test_regenerate_on_a_seed_model_draws_a_new_seed_and_shows_it(world: W
 
 
 async def test_remix_keeps_the_model_and_sends_the_edited_prompt(world: World) -> None:
-    sent = await send(world, "a heron in the reeds", model="vidu-q3", seed=21)
+    sent = await send(world, "a heron in the reeds", ("first_frame",), model="vidu-q3", seed=21)
     clip = await rendered(world, sent)
     pressed = await world.discord.send_component(button(clip, "Remix"), clip.id)
     await world.discord.wait_callback(pressed)
@@ -674,7 +687,7 @@ async def test_remix_keeps_the_model_and_sends_the_edited_prompt(world: World) -
     assert "on its way" in await world.ephemeral_reply(submitted)
     remixed = await world.discord.wait_for(lambda: create_with(world, tag), timeout=15)
     assert isinstance(remixed.json, dict)
-    assert remixed.json["model"] == "viduq3"
+    assert remixed.json["model"] == "viduq3-pro"
     assert remixed.json["prompt"] == edited
     kept = {k: v for k, v in sent.body.items() if k not in ("prompt", "seed")}
     assert {k: v for k, v in remixed.json.items() if k not in ("prompt", "seed")} == kept

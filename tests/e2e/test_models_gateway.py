@@ -1,6 +1,6 @@
 """Models and the gateway, end to end, each on a bot of its own: an operator's MODELS_FILE that renames a field,
-a model the gateway can't serve (model_not_found), and a URL-only model whose attachment URL expired while the
-request waited for a moderator."""
+a model the gateway can't serve (model_not_found), a Veo clip the gateway has no video for, and a URL-only model
+whose attachment URL expired while the request waited for a moderator."""
 
 from __future__ import annotations
 
@@ -53,6 +53,24 @@ async def test_model_not_found_refunds_says_pick_another_and_holds_the_model(wor
     assert status_with(world, again.tag) is None
     quota = await world.ephemeral_reply(await world.slash("quota"))
     assert "You have **50** of 50 credits left today" in quota  # the 48 were refunded, nothing else reserved
+
+
+async def test_veo_clip_the_gateway_has_no_video_for_fails_refunded_and_says_so(world: World) -> None:
+    await world.start_bot()
+    world.api.fail_next("content", "400-kling")  # the task said done, but /content refuses (a filtered clip)
+
+    sent = await send(world, "a storm at sea", model="veo-3.1", mode="pro", duration=8, sound=True)
+
+    assert "Cost: **48 credits**" in sent.reply
+    status = await world.discord.wait_for(lambda: status_with(world, sent.tag), timeout=15)
+    shown = await wait_title(world, status, "Failed")
+    assert "ModelStream reported the render finished but has no video to give" in shown
+    assert "Your 48 credits were refunded." in shown
+    assert replies_to(world, status) == []  # no clip, no link, no "too large" message
+    (task_id,) = world.api.tasks
+    assert len(world.api.calls("GET", f"/v1/videos/{task_id}/content")) == 1
+    quota = await world.ephemeral_reply(await world.slash("quota"))
+    assert "You have **50** of 50 credits left today" in quota
 
 
 async def test_url_model_held_longer_than_the_attachment_url_lives_is_sent_a_refreshed_url(world: World) -> None:

@@ -4,7 +4,8 @@ Every call is kept in order as an `Event` (so tests can count edits or see which
 state), message ids are handed out from a counter, and any method can be made to raise a `PublishError`
 (`MessageGone`, `ChannelGone`, `UploadTooLarge`, `PublishUnavailable`) for its next calls with `fail_next`, or
 for good with `gone_channels`. `refresh_attachment_urls` answers from `refreshed_urls` (original -> fresh;
-URLs it does not know come back unchanged, as Discord answers for URLs that need no refresh).
+URLs it does not know come back unchanged, as Discord answers for URLs that need no refresh) and leaves out the
+URLs in `lost_urls`, as Discord does for attachments it no longer has.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class RecordingPublisher:
         self.gone_channels: set[int] = set()
         # Attachment URL -> the fresh URL Discord's refresh-urls hands back for it.
         self.refreshed_urls: dict[str, str] = {}
+        # Attachment URLs Discord no longer has (the message was deleted): refresh-urls leaves them out.
+        self.lost_urls: set[str] = set()
         self._next_id = first_message_id
         self._failures: dict[str, deque[PublishError]] = {name: deque() for name in METHODS}
 
@@ -147,7 +150,7 @@ class RecordingPublisher:
 
     async def refresh_attachment_urls(self, urls: Sequence[str]) -> dict[str, str]:
         self._record("refresh_attachment_urls", None, urls=list(urls))
-        return {url: self.refreshed_urls.get(url, url) for url in urls}
+        return {url: self.refreshed_urls.get(url, url) for url in urls if url not in self.lost_urls}
 
     async def post_spend_alert(
         self, channel_id: int, *, guild_id: int, period: str, percent: int, spent: int, budget: int

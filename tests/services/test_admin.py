@@ -53,7 +53,10 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 def admin(db: Database) -> Admin:
     config = GuildConfigRepository(db, DEFAULTS, clock=lambda: T0)
     renders = RenderRepository(db)
-    return Admin(AdminService(config=config, renders=renders, now=lambda: T0), config, renders)
+    service = AdminService(
+        config=config, renders=renders, models=load_model_table(), default_model="kling-v3", now=lambda: T0
+    )
+    return Admin(service, config, renders)
 
 
 # ---- quotas ----------------------------------------------------------------------------------------------------
@@ -434,12 +437,12 @@ async def test_a_model_turned_off_cant_be_the_default(admin: Admin) -> None:
 async def test_the_last_model_on_cant_be_turned_off(db: Database) -> None:
     two = ModelTable(replace(spec, enabled=spec.key in ("kling-v3", "veo-3.1")) for spec in load_model_table())
     config = GuildConfigRepository(db, DEFAULTS, clock=lambda: T0)
-    await AdminService(config=config, renders=RenderRepository(db), models=two).set_models(
+    await AdminService(config=config, renders=RenderRepository(db), models=two, default_model="kling-v3").set_models(
         GUILD, default="veo-3.1", actor_id=MOD
     )
     # The operator's table later drops the server's default, so it no longer protects the one model left on.
     one = ModelTable(replace(spec, enabled=spec.key == "kling-v3") for spec in two)
-    service = AdminService(config=config, renders=RenderRepository(db), models=one)
+    service = AdminService(config=config, renders=RenderRepository(db), models=one, default_model="kling-v3")
 
     with pytest.raises(RequestValidationError, match=r"Kling 3\.0 .* is the last model on in this server"):
         await service.set_models(GUILD, disable="kling-v3", actor_id=MOD)
@@ -462,7 +465,9 @@ async def test_an_unknown_model_is_refused_naming_the_option_and_the_models(admi
 
 async def test_a_model_the_operator_turned_off_is_unknown_here(db: Database) -> None:
     table = ModelTable(replace(spec, enabled=spec.key != "vidu-q3") for spec in load_model_table())
-    service = AdminService(config=GuildConfigRepository(db, DEFAULTS), renders=RenderRepository(db), models=table)
+    service = AdminService(
+        config=GuildConfigRepository(db, DEFAULTS), renders=RenderRepository(db), models=table, default_model="kling-v3"
+    )
 
     with pytest.raises(RequestValidationError, match="`vidu-q3` is not a model this bot offers"):
         await service.set_models(GUILD, default="vidu-q3", actor_id=MOD)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ import aiohttp
 import pytest
 
 from bot.domain.errors import RequestValidationError
-from bot.domain.models import ModelTable, load_model_table
+from bot.domain.models import SHIPPED_MODELS, ModelTable, load_model_table, parse_model_table
 from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import (
     AspectRatio,
@@ -39,6 +40,7 @@ from bot.services.tracker import (
     APPROVAL_RECHECK,
     APPROVAL_TIMEOUT,
     ASK_GRACE,
+    MAX_DELIVERY_ATTEMPTS,
     MAX_SUBMIT_ATTEMPTS,
     POSTING,
     Tracker,
@@ -875,8 +877,31 @@ async def test_request_for_a_model_no_longer_in_the_table_fails_refunded_without
 
     done = await harness.finish(render.id)
 
-    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.MODEL_UNAVAILABLE)
-    assert done.failure_detail == "`veo-3.1`"
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.MODEL_MISCONFIGURED)
+    assert done.failure_detail == "`veo-3.1` (text mode) is no longer in it"
+    assert harness.seen_states(render.id)[-1] is RenderState.FAILED
+    assert await harness.used_credits() == 0
+    assert harness.api.create_calls == []
+    assert await harness.holds.active(harness.clock()) == {}  # the gateway is not to blame: nothing is held
+
+
+async def test_request_in_a_mode_the_model_no_longer_has_fails_refunded_without_a_create(harness: Harness) -> None:
+    # Accepted while Vidu Q3 still had a text mode; the table it is sent with has none.
+    request = VideoRequest(
+        prompt="a lighthouse at dawn",
+        generation_mode=GenerationMode.TEXT,
+        mode=QualityMode.STD,
+        duration=5,
+        aspect_ratio=AspectRatio.WIDE,
+        model="vidu-q3",
+        sound=True,
+    )
+    render = await harness.add(request)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.MODEL_MISCONFIGURED)
+    assert done.failure_detail == "`vidu-q3` (text mode) is no longer in it"
     assert await harness.used_credits() == 0
     assert harness.api.create_calls == []
 
@@ -988,3 +1013,201 @@ async def test_url_refresh_that_never_succeeds_gives_up_refunded(harness: Harnes
     assert len(harness.publisher.calls("refresh_attachment_urls", succeeded_only=False)) == MAX_SUBMIT_ATTEMPTS
     assert harness.api.create_calls == []
     assert await harness.used_credits() == 0
+
+
+# ---- what can't be sent, or fetched ----------------------------------------------------------------------
+
+
+def table_with(change: Callable[[dict[str, Any]], None]) -> ModelTable:
+    """The shipped table after `change(data)` edits it (a table that loads, but a hook can't follow)."""
+    with SHIPPED_MODELS.open("rb") as handle:
+        data = tomllib.load(handle)
+    change(data)
+    return parse_model_table(data)
+
+
+def wan_reference_request(url: str, ratio: AspectRatio) -> VideoRequest:
+    return VideoRequest(
+        prompt="<<<image_1>>> walks along the cliff",
+        generation_mode=GenerationMode.REFERENCE,
+        mode=QualityMode.STD,
+        duration=5,
+        aspect_ratio=ratio,
+        images=(ImageSlot(ImageRole.REFERENCE, 1, FRAME_SHA, url),),
+        model="wan-2.6",
+        sound=True,
+        seed=3,
+    )
+
+
+async def test_body_the_tables_hook_cannot_build_fails_refunded_naming_the_fault(
+    make_harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    # An operator let wan2.6-r2v take 21:9, a ratio its size hook has no width*height for.
+    wider = table_with(
+        lambda data: data["models"]["wan-2.6"]["modes"]["reference"].__setitem__(
+            "aspect_ratios", ["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
+        )
+    )
+    harness = make_harness(models=wider)
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    render = await harness.add(wan_reference_request(cdn_url("ref.png", T0 + timedelta(hours=24)), AspectRatio.CINEMA))
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.MODEL_MISCONFIGURED)
+    assert done.failure_detail == "no 720P size for 21:9"
+    assert harness.seen_states(render.id)[-1] is RenderState.FAILED
+    assert await harness.used_credits() == 0
+    assert harness.api.create_calls == []
+    # The operator hears of it in the log, as an error: only they can fix the table.
+    [logged] = [r for r in caplog.records if r.name == "bot.services.tracker" and r.levelno >= logging.ERROR]
+    assert "wan-2.6" in logged.getMessage() and "no 720P size for 21:9" in logged.getMessage()
+    caplog.clear()
+
+
+async def test_a_ratio_the_hook_knows_is_still_sent_with_the_same_table(make_harness: Callable[..., Harness]) -> None:
+    wider = table_with(
+        lambda data: data["models"]["wan-2.6"]["modes"]["reference"].__setitem__(
+            "aspect_ratios", ["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
+        )
+    )
+    harness = make_harness(models=wider)
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    await harness.add(wan_reference_request(cdn_url("ref.png", T0 + timedelta(hours=24)), AspectRatio.WIDE))
+
+    await harness.run()
+
+    [create] = harness.api.create_calls
+    assert (create.json["model"], create.json["size"]) == ("wan2.6-r2v", "1280*720")
+
+
+async def test_url_model_image_without_a_url_fails_as_input_missing_refunded(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The bytes are stored, but a URL model needs the attachment's URL, and this request has none.
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    request = replace(wan_image_request("unused"), images=(ImageSlot(ImageRole.FIRST_FRAME, 1, FRAME_SHA, None),))
+    render = await harness.add(request)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.INPUT_MISSING)
+    assert await harness.used_credits() == 0
+    assert harness.api.create_calls == []
+    assert any("no URL for the first_frame image" in r.getMessage() for r in caplog.records)
+
+
+async def test_attachment_discord_no_longer_has_fails_as_input_missing_refunded_at_once(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    stale = cdn_url("frame.png", T0 - timedelta(hours=3))
+    harness.publisher.lost_urls.add(stale)  # the message with the attachment was deleted meanwhile
+    render = await harness.add(wan_image_request(stale))
+
+    await harness.run()
+
+    done = await harness.get(render.id)
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.INPUT_MISSING)
+    assert harness.seen_states(render.id) == [RenderState.FAILED]
+    assert len(harness.publisher.calls("refresh_attachment_urls")) == 1  # asking again can't bring it back
+    assert harness.api.create_calls == []
+    assert await harness.used_credits() == 0
+
+
+async def test_one_lost_reference_among_refreshed_ones_fails_the_whole_request(harness: Harness) -> None:
+    await harness.images.put(FRAME_SHA, FRAME, "image/png")
+    other_sha = "e" * 64
+    await harness.images.put(other_sha, b"\x89PNG a second reference", "image/png")
+    kept, lost = cdn_url("kept.png", T0 - timedelta(hours=3)), cdn_url("lost.png", T0 - timedelta(hours=3))
+    harness.publisher.refreshed_urls[kept] = cdn_url("kept.png", T0 + timedelta(hours=24))
+    harness.publisher.lost_urls.add(lost)
+    request = replace(
+        wan_reference_request(kept, AspectRatio.WIDE),
+        prompt="<<<image_1>>> meets <<<image_2>>> on the cliff",
+        images=(ImageSlot(ImageRole.REFERENCE, 1, FRAME_SHA, kept), ImageSlot(ImageRole.REFERENCE, 2, other_sha, lost)),
+    )
+    render = await harness.add(request)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.INPUT_MISSING)
+    [refresh] = harness.publisher.calls("refresh_attachment_urls")
+    assert refresh.details["urls"] == [kept, lost]
+    assert harness.api.create_calls == []
+    assert await harness.used_credits() == 0
+
+
+@pytest.mark.parametrize("refusal", ["400-kling", "403-quota"])
+async def test_veo_clip_the_gateway_refuses_to_give_fails_as_no_video_refunded(harness: Harness, refusal: str) -> None:
+    render = await harness.add(veo_request(), cost=48)
+    await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+    harness.api.fail_next("content", refusal)  # e.g. a clip filtered after the task said done
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind, done.failure_detail) == (RenderState.FAILED, FailureKind.NO_VIDEO, None)
+    assert harness.seen_states(render.id)[-2:] == [RenderState.SUCCEEDED, RenderState.FAILED]
+    assert harness.publisher.deliveries == []  # no "too large" message, and no link: there is none to give
+    assert len(harness.api.calls("GET", f"/v1/videos/{done.task_id}/content")) == 1  # a refusal is not retried
+    assert await harness.used_credits() == 0
+
+
+@ON_EVERY_ENGINE
+async def test_veo_clip_for_a_task_the_gateway_no_longer_knows_fails_as_no_video(harness: Harness) -> None:
+    render = await harness.add(veo_request())
+    # Done at the API, as far as the bot knows, but /content answers 404 task_not_exist.
+    now = harness.clock()
+    await harness.repo.move(render.id, RenderState.SUBMITTING, now=now)
+    await harness.repo.move(render.id, RenderState.QUEUED, now=now, task_id="task_gone", submitted_at=now)
+    await harness.repo.move(render.id, RenderState.SUCCEEDED, now=now, video_url=None)
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.NO_VIDEO)
+    assert len(harness.api.calls("GET", "/v1/videos/task_gone/content")) == 1
+    assert harness.publisher.deliveries == []
+    assert await harness.used_credits() == 0
+
+
+async def test_veo_clip_that_never_downloads_fails_as_no_video_after_the_last_try(harness: Harness) -> None:
+    render = await harness.add(veo_request())
+    await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+    # Each delivery attempt is one download call, which the client tries twice.
+    harness.api.fail_next("content", "500", times=2 * MAX_DELIVERY_ATTEMPTS)
+
+    almost = await harness.until(render.id, lambda r: r.poll_count == MAX_DELIVERY_ATTEMPTS - 1)
+    assert almost.state is RenderState.SUCCEEDED  # passing failures are retried meanwhile
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.NO_VIDEO)
+    assert len(harness.api.calls("GET", f"/v1/videos/{done.task_id}/content")) == 2 * MAX_DELIVERY_ATTEMPTS
+    assert harness.publisher.deliveries == []
+    assert await harness.used_credits() == 0
+
+
+async def test_veo_clip_that_downloads_on_a_later_try_is_delivered(harness: Harness) -> None:
+    render = await harness.add(veo_request())
+    await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+    harness.api.fail_next("content", "500", times=2)  # one whole delivery attempt
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    [delivery] = harness.publisher.deliveries
+    assert (delivery.method, delivery.details["size"]) == ("deliver_file", VIDEO_SIZE)
+    assert await harness.used_credits() == 5
+
+
+async def test_clip_with_a_status_url_that_never_downloads_is_still_linked(harness: Harness) -> None:
+    # Unlike Veo's, this clip has a URL of its own: the member gets the link, and the render counts.
+    render = await harness.add()
+    await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
+    harness.api.fail_next("files", "500", times=2 * MAX_DELIVERY_ATTEMPTS)
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    [link] = harness.publisher.deliveries
+    assert (link.method, link.details["url"]) == ("deliver_link", done.video_url)
+    assert done.video_url is not None
+    assert await harness.used_credits() == 5

@@ -139,7 +139,11 @@ def test_models_card_says_when_the_default_is_the_bots() -> None:
 def test_models_card_warns_about_channels_whose_default_model_is_off() -> None:
     text = admin_text.server_models(models_state({"veo-3.1"}, stranded={77: "veo-3.1"}))
 
-    assert "<#77> uses `veo-3.1` as its default, which is off here" in text
+    assert (
+        "⚠️ <#77> uses `veo-3.1` as its default, which is off here: members there get the server's default "
+        "instead (change it with `/videoadmin defaults`)."
+    ) in text
+    assert "must pick" not in text
 
 
 def test_models_card_warns_when_the_default_is_no_longer_offered() -> None:

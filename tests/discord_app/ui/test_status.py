@@ -119,3 +119,29 @@ def test_status_card_of_a_model_the_gateway_cannot_serve_says_to_pick_another_an
     why = field(embed, "Why")
     assert why.startswith("ModelStream can't run Veo 3.1 right now. Pick another model with `model`")
     assert field(embed, "Credits") == text.REFUNDED.format(cost=48)
+
+
+def test_status_card_of_a_request_the_model_table_cannot_send_says_why_and_refunds() -> None:
+    render = render_of(
+        veo_request(),
+        RenderState.FAILED,
+        failure_kind=FailureKind.MODEL_MISCONFIGURED,
+        failure_detail="`veo-3.1` (text mode) is no longer in it",
+    )
+
+    embed = status_embed(render, render_timeout=RENDER_TIMEOUT, model=None)
+
+    assert field(embed, "Why") == (
+        "The bot's model table can't send this request (`veo-3.1` (text mode) is no longer in it). A server admin "
+        "needs to fix the table; meanwhile pick another model."
+    )
+    assert field(embed, "Credits") == text.REFUNDED.format(cost=48)
+
+
+def test_status_card_of_a_finished_render_without_a_video_says_so_and_refunds() -> None:
+    render = render_of(veo_request(), RenderState.FAILED, failure_kind=FailureKind.NO_VIDEO, progress=100)
+
+    embed = status_embed(render, render_timeout=RENDER_TIMEOUT, model=VEO)
+
+    assert field(embed, "Why").startswith("ModelStream reported the render finished but has no video to give")
+    assert field(embed, "Credits") == text.REFUNDED.format(cost=48)
