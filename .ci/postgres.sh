@@ -114,9 +114,11 @@ else
         PORT=$((PORT + 1))
     done
     echo "$PORT" >"$PORT_FILE"
-    # Durability is pointless for a throwaway test database; turning it off makes the suite faster.
+    # Durability is pointless for a throwaway test database; turning it off makes the suite faster. Autovacuum
+    # too: its workers belong to the superuser, so a test dropping its database WITH (FORCE) while one is
+    # vacuuming it would fail for want of the right to stop it.
     as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PGTEST_DIR/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGTEST_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >&2
+        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGTEST_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off -c max_connections=200" >&2
     say "started on 127.0.0.1:$PORT (log: $PGTEST_DIR/server.log)"
 fi
 
