@@ -2,7 +2,9 @@
 
 1. slash-to-defer latency (median, p99) with many renders in flight, measured with real slash commands;
 2. status calls per render, and the status call rate against MAX_STATUS_CALLS_PER_SECOND;
-3. the bot's peak memory while it delivers a large clip.
+3. the bot's peak memory while it delivers a large clip;
+4. scale: delivery lag and the status-call cap with 150 and 300 renders in flight, today's tracker next to this
+   one (in-process, on scaled time; printed as a table of its own).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from bench import latency, memory, polling
+from bench import latency, memory, polling, scale
 from bench.stats import ms, percentile, table
 
 Row = tuple[str, str, str]
-SCENARIOS = ("latency", "polling", "memory")
+SCENARIOS = ("latency", "polling", "memory", "scale")
 
 
 def _spread(values: list[float]) -> str:
@@ -89,6 +91,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--probes", type=int, help="slash commands measured at that load (200; quick 50)")
     parser.add_argument("--renders", type=int, help="renders completed to count status calls (50; quick 20)")
     parser.add_argument("--clip-mb", type=int, default=200, help="size of the large clip in MiB (200)")
+    parser.add_argument(
+        "--time-scale", type=float, default=scale.TIME_SCALE, help="scale: how much faster time runs (8)"
+    )
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only this benchmark (repeatable)")
     args = parser.parse_args(argv)
     args.in_flight = args.in_flight or (100 if args.quick else 1000)
@@ -99,6 +104,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace) -> int:
     idle_probes = 20 if args.quick else 50
+    # The scale benchmark sets two trackers side by side: its figures get a table of their own, printed last.
+    compared: list[scale.ScaleResult] = []
+
+    def keep_scale(r: scale.ScaleResult) -> list[Row]:
+        compared.append(r)
+        return []
+
     jobs: dict[str, Callable[[], Awaitable[list[Row]]]] = {
         "latency": lambda: _rows(
             latency.run(in_flight=args.in_flight, probes=args.probes, idle_probes=idle_probes, probe_rate=20.0),
@@ -106,6 +118,7 @@ async def main(args: argparse.Namespace) -> int:
         ),
         "polling": lambda: _rows(polling.run(renders=args.renders), polling_rows),
         "memory": lambda: _rows(memory.run(clip_mb=args.clip_mb), memory_rows),
+        "scale": lambda: _rows(scale.run(k=args.time_scale, **(scale.QUICK if args.quick else {})), keep_scale),
     }
     rows: list[Row] = []
     failed = 0
@@ -124,7 +137,12 @@ async def main(args: argparse.Namespace) -> int:
         f"videobot benchmarks · Python {platform.python_version()} · {os.cpu_count()} CPUs · SQLite · "
         f"{time.monotonic() - started:.0f} s in all{' · quick' if args.quick else ''}"
     )
-    print(table(rows))
+    if rows:
+        print(table(rows))
+    for result in compared:
+        print()
+        print(scale.heading(result))
+        print(table(scale.rows(result), scale.HEADERS))
     return 1 if failed else 0
 
 

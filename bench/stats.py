@@ -19,9 +19,9 @@ def ms(seconds: float) -> str:
     return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
-def table(rows: Sequence[tuple[str, str, str]], headers: tuple[str, str, str] = ("figure", "value", "note")) -> str:
-    """A compact left-aligned table."""
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(3)]
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str] = ("figure", "value", "note")) -> str:
+    """A compact left-aligned table, as many columns as `headers`."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     line = "  ".join("-" * w for w in widths)
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), line]
     out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]

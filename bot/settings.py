@@ -65,6 +65,8 @@ class Settings:
     render_timeout: float = 3600.0  # seconds from submission until a render is given up and refunded
     max_status_calls_per_second: float = 5.0
     max_concurrent_polls: int = 20
+    max_concurrent_deliveries: int = 10  # submits, deliveries and status edits at once, apart from polls
+    status_call_burst: int = 0  # extra status calls allowed within one second on top of the cap
     api_request_timeout: float = 30.0
     api_body_limit_mb: int = 32
     models_file: Path | None = None  # the operator's corrections and additions to the model table
@@ -77,6 +79,17 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     health_port: int | None = None
     sync_commands_on_start: bool = True  # only when the definition changed since the last sync
+
+    @property
+    def status_calls_per_second_here(self) -> float:
+        """This process's share of MAX_STATUS_CALLS_PER_SECOND, which caps every process on the database together.
+
+        Processes split the shards between them (SHARD_IDS of SHARD_COUNT), so each takes the share of the cap its
+        shards are of all the shards: two processes with one shard each get half each.
+        """
+        if self.shard_count is None or self.shard_ids is None:
+            return self.max_status_calls_per_second
+        return self.max_status_calls_per_second * len(self.shard_ids) / self.shard_count
 
     def secrets(self) -> tuple[str, ...]:
         """The raw secret values, so log redaction can remove them wherever they turn up."""
@@ -232,7 +245,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
         raise SettingsError(f"SHARD_IDS lists a shard >= SHARD_COUNT ({shard_count}): shard ids start at 0.")
     default_instance = socket.gethostname() + (f"-shards-{'-'.join(map(str, shard_ids))}" if shard_ids else "")
 
-    return Settings(
+    settings = Settings(
         discord_token=_required_secret(env, "DISCORD_TOKEN"),
         modelstream_api_key=_required_secret(env, "MODELSTREAM_API_KEY"),
         modelstream_base_url=_parsed(
@@ -259,6 +272,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
             env, "MAX_STATUS_CALLS_PER_SECOND", _positive_float, 5.0, "use a number > 0"
         ),
         max_concurrent_polls=_parsed(env, "MAX_CONCURRENT_POLLS", _positive_int, 20, "use a whole number > 0"),
+        max_concurrent_deliveries=_parsed(
+            env, "MAX_CONCURRENT_DELIVERIES", _positive_int, 10, "use a whole number > 0"
+        ),
+        status_call_burst=_parsed(env, "STATUS_CALL_BURST", _non_negative_int, 0, "use a whole number >= 0"),
         api_request_timeout=_parsed(
             env, "API_REQUEST_TIMEOUT_SECONDS", _positive_float, 30.0, "use a number of seconds > 0"
         ),
@@ -282,3 +299,14 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
         health_port=_parsed(env, "HEALTH_PORT", _port, None, "use a TCP port number (1-65535) such as 8080"),
         sync_commands_on_start=_parsed(env, "SYNC_COMMANDS_ON_START", _bool, True, "use true or false"),
     )
+    share = settings.status_calls_per_second_here
+    if share < 1 and shard_ids is not None and shard_count is not None:
+        # A process allowed under one call a second still makes one in some second: together they would pass the cap.
+        needed = math.ceil(shard_count / len(shard_ids))
+        raise SettingsError(
+            f"MAX_STATUS_CALLS_PER_SECOND={settings.max_status_calls_per_second:g} shared by SHARD_COUNT={shard_count} "
+            f"leaves this process (SHARD_IDS={','.join(map(str, shard_ids))}) {share:.2g} status calls a second; the "
+            f"cap holds every second only with at least 1 per process: raise MAX_STATUS_CALLS_PER_SECOND to {needed} "
+            "or more, or give this process more shards."
+        )
+    return settings

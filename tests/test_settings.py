@@ -75,6 +75,10 @@ def test_secret_with_spaces_is_refused_without_echoing_it() -> None:
         ("HEALTH_PORT", "http"),
         ("HEALTH_PORT", "70000"),
         ("SYNC_COMMANDS_ON_START", "maybe"),
+        ("MAX_CONCURRENT_DELIVERIES", "0"),
+        ("MAX_CONCURRENT_DELIVERIES", "ten"),
+        ("STATUS_CALL_BURST", "-1"),
+        ("STATUS_CALL_BURST", "1.5"),
     ],
 )
 def test_malformed_value_is_named_with_how_to_fix_it(name: str, value: str) -> None:
@@ -119,6 +123,66 @@ def test_well_formed_values_are_parsed() -> None:
     assert settings.sync_commands_on_start is False
     assert settings.log_level == "DEBUG"
     assert settings.modelstream_base_url == "http://127.0.0.1:8000"
+
+
+def test_scale_settings_default_to_ten_deliveries_and_no_burst() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    assert (settings.max_concurrent_deliveries, settings.status_call_burst) == (10, 0)
+    assert (settings.max_status_calls_per_second, settings.max_concurrent_polls) == (5.0, 20)
+
+
+def test_scale_settings_are_read() -> None:
+    settings = load_settings(
+        {**REQUIRED, "MAX_CONCURRENT_DELIVERIES": "4", "STATUS_CALL_BURST": "2", "MAX_STATUS_CALLS_PER_SECOND": "8"},
+        env_file=None,
+    )
+
+    assert (settings.max_concurrent_deliveries, settings.status_call_burst) == (4, 2)
+    assert settings.status_calls_per_second_here == 8.0
+
+
+def status_share(calls: str, **shards: str) -> float:
+    env = {**REQUIRED, "MAX_STATUS_CALLS_PER_SECOND": calls, **shards}
+    return load_settings(env, env_file=None).status_calls_per_second_here
+
+
+@pytest.mark.parametrize(
+    ("calls", "shards", "share"),
+    [
+        ("5", {}, 5.0),  # one process: the whole cap
+        ("5", {"SHARD_COUNT": "4"}, 5.0),  # one process running every shard
+        ("5", {"SHARD_COUNT": "2", "SHARD_IDS": "0"}, 2.5),
+        ("5", {"SHARD_COUNT": "2", "SHARD_IDS": "1"}, 2.5),
+        ("6", {"SHARD_COUNT": "4", "SHARD_IDS": "0,1,2"}, 4.5),
+        ("4", {"SHARD_COUNT": "4", "SHARD_IDS": "3"}, 1.0),
+        ("12", {"SHARD_COUNT": "4", "SHARD_IDS": "0,1,2,3"}, 12.0),
+    ],
+)
+def test_each_process_takes_its_shards_share_of_the_status_call_cap(
+    calls: str, shards: dict[str, str], share: float
+) -> None:
+    assert status_share(calls, **shards) == share
+
+
+def test_processes_splitting_the_shards_together_take_no_more_than_the_cap() -> None:
+    split = [("0,1",), ("2",), ("3,4,5",)]
+    shares = [status_share("9", SHARD_COUNT="6", SHARD_IDS=ids) for (ids,) in split]
+
+    assert sum(shares) == 9.0
+
+
+def test_a_share_under_one_call_a_second_is_refused_saying_what_to_do() -> None:
+    # Six processes allowed one call every 1.2 s each would still make six calls in some second, past the cap of 5.
+    message = settings_error({**REQUIRED, "MAX_STATUS_CALLS_PER_SECOND": "5", "SHARD_COUNT": "6", "SHARD_IDS": "2"})
+
+    assert message.startswith("MAX_STATUS_CALLS_PER_SECOND=5 shared by SHARD_COUNT=6 leaves this process")
+    assert "raise MAX_STATUS_CALLS_PER_SECOND to 6 or more" in message
+    assert "\n" not in message
+
+
+def test_a_single_process_may_have_a_cap_under_one_call_a_second() -> None:
+    assert status_share("0.5") == 0.5
 
 
 def test_data_dir_moves_the_default_database() -> None:

@@ -1,9 +1,11 @@
-"""Pure timing rules of the tracker: how often to poll a render, and a token bucket for the API's status calls."""
+"""Timing rules of the tracker: how often to poll a render, and the cap on the API's status calls."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 _TOLERANCE = 1e-9
@@ -31,34 +33,44 @@ def retry_delay(attempt: int, base: float, cap: float = 300.0) -> float:
     return float(min(cap, base * (2 ** max(0, attempt - 1))))
 
 
-class RateLimiter:
-    """A token bucket shared by every status call of the process, so 1,000 renders cannot flood the API."""
+class CallCap:
+    """At most `rate` calls in any one-second window, plus `burst` extra: a cap that holds second by second.
+
+    A token bucket lets through twice its rate in the second it starts full; this counts the calls of the last
+    window instead. Callers are served in the order they asked (a lock is fair), so the order in which renders
+    are claimed decides who is asked first, and none waits for ever. A rate under 1 means one call every
+    1/rate seconds.
+    """
 
     def __init__(
         self,
         rate_per_second: float,
         *,
-        burst: float | None = None,
+        burst: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._rate = rate_per_second
-        self._capacity = burst if burst is not None else max(1.0, rate_per_second)
-        self._tokens = self._capacity
+        if rate_per_second <= 0:
+            raise ValueError("the call rate must be positive")
+        self._window = max(1.0, 1.0 / rate_per_second)
+        self._limit = max(1, math.floor(rate_per_second * self._window + _TOLERANCE)) + max(0, burst)
+        self._recent: deque[float] = deque()
         self._clock = clock
         self._sleep = sleep
-        self._updated = clock()
         self._lock = asyncio.Lock()
+        self.waiting = 0  # callers queued for the cap right now (for metrics and tests)
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self._clock()
-                self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-                self._updated = now
-                # The tolerance absorbs float rounding: without it a deficit smaller than the clock's resolution
-                # asks for a sleep that moves the clock by nothing, again and again.
-                if self._tokens >= 1 - _TOLERANCE:
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return
-                await self._sleep((1 - self._tokens) / self._rate)
+        self.waiting += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock()
+                    while self._recent and self._recent[0] <= now - self._window:
+                        self._recent.popleft()
+                    if len(self._recent) < self._limit:
+                        self._recent.append(now)
+                        return
+                    await self._sleep(max(_TOLERANCE, self._recent[0] + self._window - now))
+        finally:
+            self.waiting -= 1

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from bot.domain.models import ImageTransport, ModelSpec, ModelTable, VideoLocati
 from bot.domain.render import RenderRecord
 from bot.domain.request import VideoRequest
 from bot.domain.states import TERMINAL_STATES, FailureKind, RenderState
-from bot.services.pacing import RateLimiter, poll_delay, retry_delay
+from bot.services.pacing import CallCap, poll_delay, retry_delay
 from bot.services.ports import (
     ChannelGone,
     MessageGone,
@@ -69,6 +71,14 @@ MAX_SUBMIT_ATTEMPTS = 24
 # A Discord attachment URL sent to a model must outlive the create call and the model's own fetch of it.
 URL_REFRESH_MARGIN = timedelta(minutes=10)
 MAX_DELIVERY_ATTEMPTS = 6
+# A render due for this long (or the poll interval, if longer) is asked before renders merely due, however young:
+# asking the oldest first must not leave a young render unasked while older ones use the whole budget.
+STARVING_AFTER = timedelta(minutes=2)
+
+
+# Renders the tracker polls; everything else it does (submit, deliver, close, ask moderators) is other work.
+POLLING_STATES = frozenset({RenderState.QUEUED, RenderState.RENDERING})
+WORK_STATES = frozenset(RenderState) - POLLING_STATES
 
 
 def utc_now() -> datetime:
@@ -81,8 +91,10 @@ class TrackerConfig:
     work_dir: Path  # clips are streamed here before upload
     poll_interval: float = 10.0
     render_timeout: float = 3600.0
-    max_concurrent: int = 20
+    max_concurrent: int = 20  # status polls at once: at the API, or next in line for the status-call cap
+    max_concurrent_work: int = 10  # submits, deliveries and status edits at once: a lane that polls never fill
     status_calls_per_second: float = 5.0
+    status_call_burst: int = 0  # extra status calls allowed within one second
     max_clip_bytes: int = 500 * 1024 * 1024
     model_hold_seconds: float = 1800.0  # how long a model the gateway can't serve is kept off
     lease_seconds: float = 300.0
@@ -121,6 +133,8 @@ class Tracker:
         now: Callable[[], datetime] = utc_now,
         guild_config: GuildConfigRepository | None = None,
         holds: ModelHolds | None = None,
+        cap_clock: Callable[[], float] = time.monotonic,  # the status-call cap's clock and sleep (tests fake them)
+        cap_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._models = models
         self._holds = holds
@@ -134,11 +148,26 @@ class Tracker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._busy: set[str] = set()
+        # Renders claimed per lane: polls waiting for the status-call cap must not stop deliveries being claimed.
+        self._lanes: dict[bool, set[str]] = {True: set(), False: set()}
+        self._asked: set[str] = set()  # polls of the lane whose status call the cap has let through
+        # Polls claimed but not yet let through: about what the cap passes until the next tick. Claiming more would
+        # fix the order renders are asked in long before they are asked (a render falling due meanwhile, older and
+        # likelier done, would queue behind them) and keep them from other processes sharing the database.
+        self._poll_backlog = math.ceil(config.status_calls_per_second * config.idle_wait) + config.status_call_burst + 1
         self._seen: dict[str, RenderState] = {}  # the state each running step left its render in
-        self._slots = asyncio.Semaphore(config.max_concurrent)
-        self._status_calls = RateLimiter(config.status_calls_per_second)
+        self._poll_slots = asyncio.Semaphore(config.max_concurrent)
+        self._work_slots = asyncio.Semaphore(config.max_concurrent_work)
+        self._status_calls = CallCap(
+            config.status_calls_per_second, burst=config.status_call_burst, clock=cap_clock, sleep=cap_sleep
+        )
         self._workers: set[asyncio.Task[None]] = set()
         self.status_calls_made = 0  # for metrics and benchmarks
+
+    @property
+    def polls_waiting(self) -> int:
+        """Polls queued for the status-call cap right now (for metrics and tests)."""
+        return self._status_calls.waiting
 
     def wake(self) -> None:
         """Look at the database now rather than at the next tick (a request was just accepted or decided)."""
@@ -175,22 +204,43 @@ class Tracker:
             log.warning("tracker stopped with %d step(s) cut short", len(unfinished))
 
     async def tick(self) -> int:
-        """Claim what is due and start a worker for each; returns how many were started."""
-        free = self._config.claim_batch - len(self._busy)
-        if free <= 0:
-            return 0
-        due = await self._renders.claim_due(
-            self._config.owner, now=self._now(), limit=free, lease_seconds=self._config.lease_seconds
-        )
+        """Claim what is due, lane by lane, and start a worker for each; returns how many were started.
+
+        Work that makes no status call (submits, deliveries, closing) is claimed apart from polls, so a crowd of
+        polls waiting for the status-call cap never keeps a finished clip from being picked up. Polls are
+        claimed oldest render first (when the cap binds, the renders most likely done are asked first), a render
+        due for long before all others, and only as many as the cap lets through before the next tick.
+        """
         started = 0
-        for render in due:
-            if render.id in self._busy:
+        for polling in (False, True):
+            lane = self._lanes[polling]
+            free = self._config.claim_batch - len(lane)
+            if polling:
+                free = min(free, self._poll_backlog - len(lane - self._asked))
+            if free <= 0:
                 continue
-            self._busy.add(render.id)
-            worker = spawn(self._run_step(render), name=f"render-{render.id}")
-            self._workers.add(worker)
-            worker.add_done_callback(self._workers.discard)
-            started += 1
+            now = self._now()
+            starving = max(STARVING_AFTER, timedelta(seconds=self._config.poll_interval))
+            due = await self._renders.claim_due(
+                self._config.owner,
+                now=now,
+                limit=free,
+                lease_seconds=self._config.lease_seconds,
+                states=POLLING_STATES if polling else WORK_STATES,
+                oldest_first=polling,
+                overdue_before=now - starving if polling else None,
+                # Ours already, and still due until their step ends: they would only take the places of others.
+                exclude=self._busy,
+            )
+            for render in due:
+                if render.id in self._busy:
+                    continue
+                self._busy.add(render.id)
+                self._lanes[polling].add(render.id)
+                worker = spawn(self._run_step(render, polling), name=f"render-{render.id}")
+                self._workers.add(worker)
+                worker.add_done_callback(self._workers.discard)
+                started += 1
         return started
 
     async def run_until_idle(self, *, max_ticks: int = 1000) -> None:
@@ -202,11 +252,16 @@ class Tracker:
             elif not self._busy:
                 return
 
-    async def _run_step(self, render: RenderRecord) -> None:
+    async def _run_step(self, render: RenderRecord, polling: bool = False) -> None:
         next_at = self._now() + timedelta(seconds=self._config.poll_interval)
         keeper = spawn(self._keep_lease(render.id), name=f"lease-{render.id}")
         try:
-            async with self._slots:
+            # A poll waits for the status-call cap inside its poll slot, so its call leaves the moment the cap lets
+            # it: a call let through before its step had a slot would leave late, and when slow answers free several
+            # slots at once, such calls would go together, past the cap. Waiting polls hold only poll slots, which
+            # nothing but polls needs; a render past its time limit makes no call and runs as other work.
+            calls = polling and not self._timed_out(render)
+            async with self._poll_slots if calls else self._work_slots:
                 next_at = await self.step(render)
         except Exception:
             log.exception("render %s: step failed; will retry", render.id)
@@ -223,6 +278,8 @@ class Tracker:
             except Exception:
                 log.exception("render %s: could not release its lease", render.id)
             # Only now may a tick claim it again: before the release its old next_poll_at still looks due.
+            self._asked.discard(render.id)
+            self._lanes[polling].discard(render.id)
             self._busy.discard(render.id)
             if next_at <= self._now():
                 self._wake.set()  # the render has more to do right away (deliver, close): don't wait a tick
@@ -416,18 +473,27 @@ class Tracker:
         log.warning("render %s: create refused (%s)", render.id, type(error).__name__)
         return await self._fail(render, kind, detail), timedelta(0)
 
-    async def _poll(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
-        now = self._now()
+    def _timed_out(self, render: RenderRecord) -> bool:
         submitted = render.submitted_at or render.created_at
-        age = (now - submitted).total_seconds()
-        if age > self._config.render_timeout:
+        return (self._now() - submitted).total_seconds() > self._config.render_timeout
+
+    async def _poll(self, render: RenderRecord) -> tuple[RenderRecord, timedelta]:
+        if self._timed_out(render):
             return await self._fail(render, FailureKind.TIMEOUT, None), timedelta(0)
         assert render.task_id is not None
         model = self._models.get(render.request.model)
         await self._status_calls.acquire()
+        # Nothing may wait between the cap and the call: the cap counts the moments calls leave.
+        self._asked.add(render.id)
         self.status_calls_made += 1
+        now = self._now()  # after the wait for the cap: what the answer says is true now
+        submitted = render.submitted_at or render.created_at
+        age = (now - submitted).total_seconds()
         try:
-            status = await self._api.status(render.task_id, video_path=model.video_path if model else None)
+            # One attempt: a retry inside the client would be a status call the cap never saw.
+            status = await self._api.status(
+                render.task_id, video_path=model.video_path if model else None, max_attempts=1
+            )
         except TaskNotFound:
             if now - submitted > NOT_FOUND_GIVE_UP:
                 return await self._fail(render, FailureKind.RENDER_FAILED, "ModelStream no longer knows this task"), (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -150,20 +150,43 @@ class RenderRepository:
             result = await conn.execute(statement)
         return bool(result.rowcount)
 
-    async def claim_due(self, owner: str, *, now: datetime, limit: int, lease_seconds: float) -> list[RenderRecord]:
-        """Lease up to `limit` open renders whose poll time has come, oldest first.
+    async def claim_due(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        states: Collection[RenderState] | None = None,
+        oldest_first: bool = False,
+        overdue_before: datetime | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[RenderRecord]:
+        """Lease up to `limit` open renders whose poll time has come: the longest due first, or with
+        `oldest_first` the longest-running (submitted earliest); `states` limits the claim to those states.
 
-        A render leased by another owner is skipped until its lease expires. On PostgreSQL the candidate rows are
-        locked with SKIP LOCKED and the lease condition is checked again on the row being updated, so two
+        With `oldest_first`, renders due since before `overdue_before` come first, longest due first, so the
+        oldest cannot keep a young render waiting for ever. Renders in `exclude` (the caller's own, in hand) are
+        left out. A render leased by another owner is skipped until its lease expires. On PostgreSQL the candidate
+        rows are locked with SKIP LOCKED and the lease condition is checked again on the row being updated, so two
         processes never both claim one render.
         """
         free = or_(renders.c.lease_until.is_(None), renders.c.lease_until < now, renders.c.lease_owner == owner)
-        candidates = (
-            select(renders.c.id)
-            .where(renders.c.closed == false(), renders.c.next_poll_at <= now, free)
-            .order_by(renders.c.next_poll_at, renders.c.id)
-            .limit(limit)
-        )
+        starving = overdue_before is not None and oldest_first
+        if oldest_first:
+            order: list[Any] = []
+            if overdue_before is not None:
+                overdue = renders.c.next_poll_at <= overdue_before
+                order += [case((overdue, 0), else_=1), case((overdue, renders.c.next_poll_at), else_=None)]
+            order += [renders.c.submitted_at.is_(None), renders.c.submitted_at, renders.c.id]
+        else:
+            order = [renders.c.next_poll_at, renders.c.id]
+        wanted = [renders.c.closed == false(), renders.c.next_poll_at <= now, free]
+        if states is not None:
+            wanted.append(renders.c.state.in_(sorted(state.value for state in states)))
+        if exclude:
+            wanted.append(renders.c.id.not_in(sorted(exclude)))
+        candidates = select(renders.c.id).where(*wanted).order_by(*order).limit(limit)
         if self._db.is_postgres:
             candidates = candidates.with_for_update(skip_locked=True)
         statement = (
@@ -174,8 +197,18 @@ class RenderRepository:
         )
         async with self._db.write() as conn:
             claimed = [_record(row) for row in await conn.execute(statement)]
-        # RETURNING follows no ORDER BY: restore the oldest-first order the caller expects.
-        claimed.sort(key=lambda r: (r.next_poll_at, r.id))
+
+        # RETURNING follows no ORDER BY: restore the order the caller asked for.
+        def overdue_first(r: RenderRecord) -> tuple[bool, datetime]:
+            due = r.next_poll_at or now
+            if starving and overdue_before is not None and due <= overdue_before:
+                return (False, due)
+            return (True, now)
+
+        if oldest_first:
+            claimed.sort(key=lambda r: (*overdue_first(r), r.submitted_at is None, r.submitted_at or now, r.id))
+        else:
+            claimed.sort(key=lambda r: (r.next_poll_at or now, r.id))
         return claimed
 
     async def release(

@@ -112,13 +112,21 @@ class VideoApiClient:
         log.info("Video task %s created (request id %s)", task_id, request_id)
         return CreatedTask(task_id=task_id, request_id=request_id)
 
-    async def status(self, task_id: str, *, video_path: str | None = None) -> TaskStatus:
-        """The task's current status, whatever shape the gateway answers in (`video_path`: see parse_status)."""
+    async def status(
+        self, task_id: str, *, video_path: str | None = None, max_attempts: int | None = None
+    ) -> TaskStatus:
+        """The task's current status, whatever shape the gateway answers in (`video_path`: see parse_status).
+
+        `max_attempts` overrides the policy: the tracker passes 1, so every status call it makes has passed its
+        cap on calls per second, and it retries on its own schedule.
+        """
 
         async def attempt() -> _Answer:
             return await self._call("GET", f"/v1/video/generations/{_segment(task_id)}", task_lookup=True)
 
-        answer = await self._retrying(attempt, create=False, what=f"status of task {task_id}")
+        answer = await self._retrying(
+            attempt, create=False, what=f"status of task {task_id}", max_attempts=max_attempts
+        )
         log.debug("Video task %s status body: %.500r", task_id, answer.body)
         status = parse_status(_json(answer), video_path)
         log.debug("Video task %s is %s (%s)", task_id, status.phase, status.raw_status)

@@ -555,6 +555,53 @@ async def test_render_that_never_finishes_times_out_refunded(make_harness: Calla
     assert await harness.used_credits() == 0
 
 
+async def test_render_past_its_time_limit_fails_without_asking_the_api_again(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(render_timeout=300.0)
+    harness.api.configure(outcome="stuck")
+    render = await harness.add()
+    await harness.run()
+    queued = await harness.get(render.id)
+    assert queued.task_id is not None
+    calls = harness.api.status_calls(queued.task_id)
+    made = harness.tracker.status_calls_made
+
+    harness.clock.advance(301)
+    done = await harness.next_round(render.id)
+
+    assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.TIMEOUT)
+    assert harness.api.status_calls(queued.task_id) == calls
+    assert harness.tracker.status_calls_made == made
+
+
+async def test_one_tick_claims_new_work_apart_from_polls(make_harness: Callable[..., Harness]) -> None:
+    # A claim of one: with one claim for everything the due poll would take it, and the new request would wait.
+    harness = make_harness(claim_batch=1)
+    polled = await harness.add()
+    await harness.run()
+    harness.clock.advance(POLL)
+    fresh = await harness.add()
+
+    started = await harness.tracker.tick()
+    await harness.run()
+
+    assert started == 2
+    assert (await harness.get(fresh.id)).state is RenderState.QUEUED
+    assert harness.api.status_calls((await harness.get(polled.id)).task_id or "") == 1
+
+
+async def test_status_calls_made_counts_every_call_the_api_received(harness: Harness) -> None:
+    harness.api.configure(render_polls=3)
+    renders = [await harness.add() for _ in range(3)]
+
+    for render in renders:
+        await harness.finish(render.id)
+
+    received = sum(harness.api.status_calls(r.task_id or "") for r in [await harness.get(r.id) for r in renders])
+    assert harness.tracker.status_calls_made == received == 3 * 4
+
+
 async def test_unknown_task_right_after_submit_is_tolerated(harness: Harness) -> None:
     render = await harness.add()
     await harness.run()
@@ -586,10 +633,13 @@ async def test_task_unknown_for_long_fails_the_render(harness: Harness) -> None:
 async def test_status_server_errors_are_retried_with_backoff(harness: Harness) -> None:
     render = await harness.add()
     await harness.run()
-    harness.api.fail_next("status", "500", times=2)  # both attempts of one status call
+    harness.api.fail_next("status", "500")
+    asked = len(harness.api.calls("GET", "/v1/video/generations/"))
 
     after = await harness.next_round(render.id)
 
+    # One attempt per step: a retry inside the client would be a status call the per-second cap never saw.
+    assert len(harness.api.calls("GET", "/v1/video/generations/")) == asked + 1
     assert after.state is RenderState.QUEUED
     assert after.poll_count == 1
     assert after.next_poll_at == harness.clock.now + timedelta(seconds=POLL)
