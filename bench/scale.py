@@ -78,7 +78,7 @@ QUICK = {"sizes": (150,), "warm_up": 60.0, "measure": 120.0}
 VIDEO_SIZE = 16 * 1024
 API_KEY = "sk-bench-scale-0123456789abcdef"
 EPOCH = 1_800_000_000.0  # the fake gateway's clock reads EPOCH + real-world seconds since the run started
-TRACKERS = (("today", "today's tracker (main)"), ("new", "this branch"))
+TRACKERS = (("today", "main's tracker before issue 11"), ("new", "new tracker"))
 
 
 class ScaledTime:
@@ -441,7 +441,7 @@ def _calls(r: Run) -> str:
 
 
 def rows(result: ScaleResult) -> list[tuple[str, ...]]:
-    """figure | today's tracker | this branch | target, one block per size."""
+    """figure | today's tracker | new tracker | target, one block per size."""
     out: list[tuple[str, ...]] = []
     for size in sorted({r.in_flight for r in result.runs}):
         runs = [result.run(kind, size) for kind, _ in TRACKERS]
