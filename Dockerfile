@@ -9,9 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Requirements first: the dependency layer stays cached while only the code changes.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# Dependencies first: the layer stays cached while only the code changes. The lock pins every package with its
+# hashes (rebuilt from requirements.in by `bash .ci/lock`), so each build installs exactly the same files.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # A fixed numeric id, so orchestrators that insist on runAsNonRoot can verify it without a passwd lookup.
 RUN groupadd --gid 10001 videobot \
@@ -22,8 +23,11 @@ RUN groupadd --gid 10001 videobot \
 COPY bot/ ./bot/
 
 # SQLite by default, in the volume; compose points DATABASE_URL at PostgreSQL instead.
+# /healthz and /metrics listen on every interface of the container (the bot's own default is loopback only), so
+# a scraper on the container network reaches them; the port is published nowhere unless you publish it.
 ENV DATA_DIR=/app/data \
     DATABASE_URL=sqlite+aiosqlite:////app/data/videobot.db \
+    HEALTH_HOST=0.0.0.0 \
     HEALTH_PORT=8080
 
 USER 10001:10001

@@ -4,7 +4,9 @@
 #   eval "$(bash .ci/postgres.sh)"     # sets TEST_POSTGRES_URL
 #   bash .ci/postgres.sh stop          # stops the cluster and deletes its files
 #
-# Installs Debian's `postgresql` package when no server binaries are found. The cluster lives in
+# Runs PostgreSQL $PG_MAJOR, the major version of docker-compose.yml's database image (tests/test_container_files.py
+# checks the two agree, and this script refuses a server of another major), installing Debian's
+# `postgresql-$PG_MAJOR` package when its binaries are not found. The cluster lives in
 # $PGTEST_DIR (default /tmp/videobot-pg), listens on 127.0.0.1 only (first free port from $PGTEST_PORT,
 # default 54329) and runs as the `postgres` system user, because initdb refuses to run as root.
 # Running it again while the cluster is up just prints the line again. Only the export line goes to
@@ -13,6 +15,7 @@ set -euo pipefail
 
 PGTEST_DIR="${PGTEST_DIR:-/tmp/videobot-pg}"
 PGTEST_PORT="${PGTEST_PORT:-54329}"
+PG_MAJOR=15
 DB_NAME="videobot_test"
 DB_USER="videobot"
 DB_PASSWORD="videobot"
@@ -29,29 +32,38 @@ has_all() {
     done
 }
 
+# The major version of the pg_ctl in a folder ("15" from "pg_ctl (PostgreSQL) 15.18 (Debian ...)").
+major_of() {
+    "$1/pg_ctl" --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/'
+}
+
 find_bindir() {
     local dir
+    # Debian keeps the server binaries off PATH, one folder per major version.
+    dir="/usr/lib/postgresql/$PG_MAJOR/bin"
+    if has_all "$dir"; then
+        echo "$dir"
+        return 0
+    fi
     if command -v pg_ctl >/dev/null 2>&1; then
         dir="$(dirname "$(readlink -f "$(command -v pg_ctl)")")"
-        if has_all "$dir"; then
+        if has_all "$dir" && [[ "$(major_of "$dir")" == "$PG_MAJOR" ]]; then
             echo "$dir"
             return 0
         fi
-    fi
-    # Debian keeps the server binaries off PATH, one folder per major version; take the newest.
-    dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
-    if [[ -n "$dir" ]] && has_all "$dir"; then
-        echo "$dir"
-        return 0
     fi
     return 1
 }
 
 install_postgres() {
-    say "no PostgreSQL server found; installing Debian's postgresql package"
+    say "no PostgreSQL $PG_MAJOR server found; installing Debian's postgresql-$PG_MAJOR package"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update >&2
-    apt-get install -y --no-install-recommends postgresql >&2
+    apt-get install -y --no-install-recommends "postgresql-$PG_MAJOR" >&2 || {
+        say "postgresql-$PG_MAJOR is not in this system's packages: docker-compose.yml runs PostgreSQL $PG_MAJOR;" \
+            "change PG_MAJOR here and compose's image together to a major this system ships"
+        return 1
+    }
 }
 
 # Run a command as the cluster's owner: `postgres` when we are root, ourselves otherwise.
@@ -78,7 +90,7 @@ psql_admin() {
 BINDIR="$(find_bindir || true)"
 if [[ -z "$BINDIR" ]]; then
     install_postgres
-    BINDIR="$(find_bindir)" || { say "PostgreSQL binaries still not found after installing"; exit 1; }
+    BINDIR="$(find_bindir)" || { say "PostgreSQL $PG_MAJOR binaries still not found after installing"; exit 1; }
 fi
 
 if [[ "${1:-}" == "stop" ]]; then
@@ -132,6 +144,13 @@ for _ in $(seq 1 60); do
 done
 if [[ -z "$ready" ]]; then
     say "server on port $PORT did not become ready; see $PGTEST_DIR/server.log"
+    exit 1
+fi
+
+# A cluster left by another major version would test against a server compose does not run.
+served="$(psql_admin -c "SELECT current_setting('server_version_num')::int / 10000")"
+if [[ "$served" != "$PG_MAJOR" ]]; then
+    say "the server on port $PORT is PostgreSQL $served, not $PG_MAJOR: run 'bash .ci/postgres.sh stop' and start again"
     exit 1
 fi
 

@@ -4,7 +4,15 @@
 2. status calls per render, and the status call rate against MAX_STATUS_CALLS_PER_SECOND;
 3. the bot's peak memory while it delivers a large clip;
 4. scale: delivery lag and the status-call cap with 150 and 300 renders in flight, today's tracker next to this
-   one (in-process, on scaled time; printed as a table of its own).
+   one (in-process, on scaled time; printed as a table of its own);
+5. burst: 20 renders in one channel done at once under Discord's edit limit, today's card edits next to clips
+   first (in-process, real time, real discord.py; printed as a table of its own);
+6. expectation: status calls per render and delivery lag with 300 renders in flight, a fixed interval next to
+   polling by expectation (in-process, on scaled time; printed as a table of its own);
+7. video: re-encoding a ~95 MB clip under 25 MB, stitching 3 clips and a last-frame grab, bot.media next to the
+   simple in-memory way (time and each job's peak RSS in a child process; printed as a table of its own);
+8. fairness: the order in which one member's four takes and six members' single requests start against
+   MAX_RENDERS_AT_API=2, next to first come first served (in-process, virtual clock; a table of its own).
 """
 
 from __future__ import annotations
@@ -17,11 +25,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from bench import latency, memory, polling, scale
+from bench import burst, expectation, fairness, latency, memory, polling, scale, video
 from bench.stats import ms, percentile, table
 
 Row = tuple[str, str, str]
-SCENARIOS = ("latency", "polling", "memory", "scale")
+SCENARIOS = ("latency", "polling", "memory", "scale", "burst", "expectation", "video", "fairness")
 
 
 def _spread(values: list[float]) -> str:
@@ -106,9 +114,32 @@ async def main(args: argparse.Namespace) -> int:
     idle_probes = 20 if args.quick else 50
     # The scale benchmark sets two trackers side by side: its figures get a table of their own, printed last.
     compared: list[scale.ScaleResult] = []
+    bursts: list[burst.BurstResult] = []
 
     def keep_scale(r: scale.ScaleResult) -> list[Row]:
         compared.append(r)
+        return []
+
+    def keep_burst(r: burst.BurstResult) -> list[Row]:
+        bursts.append(r)
+        return []
+
+    expected: list[expectation.ExpectationResult] = []
+
+    def keep_expectation(r: expectation.ExpectationResult) -> list[Row]:
+        expected.append(r)
+        return []
+
+    videos: list[video.VideoResult] = []
+
+    def keep_video(r: video.VideoResult) -> list[Row]:
+        videos.append(r)
+        return []
+
+    fair: list[fairness.FairnessResult] = []
+
+    def keep_fairness(r: fairness.FairnessResult) -> list[Row]:
+        fair.append(r)
         return []
 
     jobs: dict[str, Callable[[], Awaitable[list[Row]]]] = {
@@ -119,6 +150,12 @@ async def main(args: argparse.Namespace) -> int:
         "polling": lambda: _rows(polling.run(renders=args.renders), polling_rows),
         "memory": lambda: _rows(memory.run(clip_mb=args.clip_mb), memory_rows),
         "scale": lambda: _rows(scale.run(k=args.time_scale, **(scale.QUICK if args.quick else {})), keep_scale),
+        "burst": lambda: _rows(burst.run(), keep_burst),
+        "expectation": lambda: _rows(
+            expectation.run(k=args.time_scale, **(expectation.QUICK if args.quick else {})), keep_expectation
+        ),
+        "video": lambda: _rows(video.run(quick=args.quick), keep_video),
+        "fairness": lambda: _rows(fairness.run(), keep_fairness),
     }
     rows: list[Row] = []
     failed = 0
@@ -143,6 +180,22 @@ async def main(args: argparse.Namespace) -> int:
         print()
         print(scale.heading(result))
         print(table(scale.rows(result), scale.HEADERS))
+    for bursted in bursts:
+        print()
+        print(burst.heading(bursted))
+        print(table(burst.rows(bursted), burst.HEADERS))
+    for result_ in expected:
+        print()
+        print(expectation.heading(result_))
+        print(table(expectation.rows(result_), expectation.HEADERS))
+    for filmed in videos:
+        print()
+        print(video.heading(filmed))
+        print(table(video.rows(filmed), video.HEADERS))
+    for fair_result in fair:
+        print()
+        print(fairness.heading(fair_result))
+        print(table(fairness.rows(fair_result), fairness.HEADERS))
     return 1 if failed else 0
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.background import spawn
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.domain.render import RenderRecord
 from bot.services.tracker import Tracker
 
@@ -61,23 +62,18 @@ class RateLimiter:
 class TodaysTracker(Tracker):
     """main's `Tracker.tick` and `Tracker._run_step`, on top of the current tracker; exists only to measure against.
 
-    `cap_clock`/`cap_sleep` drive the token bucket, as they drive the tracker's own cap. Since nothing
+    The clock's `monotonic`/`sleep` drive the token bucket, as they drive the tracker's own cap. Since nothing
     here marks a status call as let through in advance, the inherited `_poll` acquires the bucket itself, inside
     the step's slot, exactly as main's did.
     """
 
-    def __init__(
-        self,
-        *args: Any,
-        cap_clock: Callable[[], float] = time.monotonic,
-        cap_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, cap_clock=cap_clock, cap_sleep=cap_sleep, **kwargs)
+    def __init__(self, *args: Any, clock: Clock = SYSTEM_CLOCK, **kwargs: Any) -> None:
+        super().__init__(*args, clock=clock, **kwargs)
         self._slots = asyncio.Semaphore(self._config.max_concurrent)
         self._status_calls = RateLimiter(  # type: ignore[assignment]  # same acquire() as the CallCap it replaces
-            self._config.status_calls_per_second, clock=cap_clock, sleep=cap_sleep
+            self._config.status_calls_per_second, clock=clock.monotonic, sleep=clock.sleep
         )
+        self._lifecycle._status_calls = self._status_calls  # type: ignore[assignment]  # see above
 
     async def tick(self) -> int:
         """Claim what is due and start a worker for each; returns how many were started."""
@@ -85,7 +81,7 @@ class TodaysTracker(Tracker):
         if free <= 0:
             return 0
         due = await self._renders.claim_due(
-            self._config.owner, now=self._now(), limit=free, lease_seconds=self._config.lease_seconds
+            self._config.owner, now=self._clock.now(), limit=free, lease_seconds=self._config.lease_seconds
         )
         started = 0
         for render in due:
@@ -99,7 +95,7 @@ class TodaysTracker(Tracker):
         return started
 
     async def _run_step(self, render: RenderRecord, polling: bool = False) -> None:
-        next_at = self._now() + timedelta(seconds=self._config.poll_interval)
+        next_at = self._clock.now() + timedelta(seconds=self._config.poll_interval)
         keeper = spawn(self._keep_lease(render.id), name=f"lease-{render.id}")
         try:
             async with self._slots:
@@ -114,11 +110,11 @@ class TodaysTracker(Tracker):
                     self._config.owner,
                     next_poll_at=next_at,
                     seen_state=self._seen.pop(render.id, render.state),
-                    now=self._now(),
+                    now=self._clock.now(),
                 )
             except Exception:
                 log.exception("render %s: could not release its lease", render.id)
             # Only now may a tick claim it again: before the release its old next_poll_at still looks due.
             self._busy.discard(render.id)
-            if next_at <= self._now():
+            if next_at <= self._clock.now():
                 self._wake.set()  # the render has more to do right away (deliver, close): don't wait a tick

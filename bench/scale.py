@@ -42,6 +42,7 @@ from aiohttp import web
 
 from bench.baseline import TodaysTracker
 from bench.stats import percentile
+from bot.clock import Clock
 from bot.domain.models import load_model_table
 from bot.domain.render import NewRender, RenderRecord
 from bot.domain.states import RenderState
@@ -154,13 +155,13 @@ class TimedPublisher(RecordingPublisher):
         self._clock = clock
         self.posted: dict[str, float] = {}  # task id -> when its clip was posted
 
-    async def deliver_file(self, render: RenderRecord, path: Path, filename: str) -> int:
-        message_id = await super().deliver_file(render, path, filename)
+    async def deliver_file(self, render: RenderRecord, path: Path, filename: str, **where: Any) -> int:
+        message_id = await super().deliver_file(render, path, filename, **where)
         self.posted[render.task_id or ""] = self._clock.epoch()
         return message_id
 
-    async def deliver_link(self, render: RenderRecord, url: str | None, size: int | None) -> int:
-        message_id = await super().deliver_link(render, url, size)
+    async def deliver_link(self, render: RenderRecord, url: str | None, size: int | None, **where: Any) -> int:
+        message_id = await super().deliver_link(render, url, size, **where)
         self.posted[render.task_id or ""] = self._clock.epoch()
         return message_id
 
@@ -335,7 +336,10 @@ async def _one(kind: str, in_flight: int, *, k: float, warm_up: float, measure: 
         models = load_model_table()
         # The status-call cap counts on scaled time, so that its one-second window is one real-world second.
         tracker = (TodaysTracker if kind == "today" else Tracker)(
-            *parts, models=models, now=clock.now, holds=ModelHolds(db), cap_clock=clock.seconds, cap_sleep=clock.sleep
+            *parts,
+            models=models,
+            holds=ModelHolds(db),
+            clock=Clock(now=clock.now, monotonic=clock.seconds, sleep=clock.sleep),
         )
         # The idle nap is the one wait the tracker reads from its config as wall-clock time at run time: scaled by
         # hand, after construction, so that what the tracker derives from it (how many polls to claim ahead of

@@ -16,19 +16,25 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import aiohttp
 import discord
 
-from bot.discord_app.client import Services, VideoBot, point_discord_at
+from bot.clock import SYSTEM_CLOCK
+from bot.discord_app.client import VideoBot, point_discord_at
+from bot.discord_app.context import Services
 from bot.discord_app.publisher import DiscordPublisher
 from bot.domain.models import ModelTable, ModelTableError, load_model_table
 from bot.domain.quota_types import GuildRules
 from bot.health import HealthServer
 from bot.logging_setup import configure_logging
+from bot.media import VideoWorker
 from bot.services.approvals import ApprovalService
+from bot.services.chains import ChainService
+from bot.services.estimates import Estimates
 from bot.services.generation import GenerationService
+from bot.services.intake import Intake
+from bot.services.retention import ImageRetention
 from bot.services.tracker import Tracker, TrackerConfig
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.alerts import AlertRepository
@@ -39,15 +45,12 @@ from bot.storage.meta import MetaRepository
 from bot.storage.model_holds import ModelHolds
 from bot.storage.renders import RenderRepository
 from bot.videoapi.client import VideoApiClient
+from bot.videoapi.download import DownloadLimits
 from bot.videoapi.errors import VideoApiError
 from bot.videoapi.payload import check_hooks
 from bot.videoapi.retry import RetryPolicy
 
 log = logging.getLogger("bot")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -66,8 +69,11 @@ async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> Asy
             api_session,
             settings.modelstream_base_url,
             settings.modelstream_api_key.reveal(),
-            policy=RetryPolicy(max_attempts=4),
+            policy=RetryPolicy(max_attempts=4, max_retry_after=settings.max_retry_after),
             timeout=settings.api_request_timeout,
+            download_limits=DownloadLimits(
+                deadline=settings.download_deadline, min_rate=settings.download_min_rate_kbps * 1024
+            ),
         )
         renders = RenderRepository(db)
         images = ImageStore(db)
@@ -77,7 +83,28 @@ async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> Asy
         )
         config = GuildConfigRepository(db, defaults)
         holds = ModelHolds(db)
-        publisher = DiscordPublisher(render_timeout=settings.render_timeout, models=models)
+        estimates = Estimates(renders, now=SYSTEM_CLOCK.now)
+        publisher = DiscordPublisher(
+            render_timeout=settings.render_timeout,
+            models=models,
+            renders=renders,
+            images=images,
+            estimate=estimates.cached,
+            slots=settings.max_renders_at_api,
+        )
+        media = VideoWorker.from_settings(settings)
+        work_dir = settings.data_dir / "tmp"
+        chains = ChainService(
+            renders=renders,
+            api=api,
+            chat=publisher,
+            media=media,
+            work_dir=work_dir / "chains",
+            kept_clips=work_dir / "clips",
+            max_clip_bytes=settings.max_clip_mb * 1024 * 1024,
+        )
+        if track:
+            chains.clean()  # only the process that runs the bot owns this folder (sync may run beside it)
         tracker = Tracker(
             renders,
             images,
@@ -85,7 +112,7 @@ async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> Asy
             publisher,
             TrackerConfig(
                 owner=settings.instance_id,
-                work_dir=settings.data_dir / "tmp",
+                work_dir=work_dir,
                 poll_interval=settings.poll_interval,
                 # Never nap longer than one poll interval, or a short interval would not be honoured.
                 idle_wait=min(1.0, settings.poll_interval),
@@ -94,13 +121,21 @@ async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> Asy
                 max_concurrent_work=settings.max_concurrent_deliveries,
                 status_calls_per_second=settings.status_calls_per_second_here,
                 status_call_burst=settings.status_call_burst,
+                max_renders_at_api=settings.max_renders_at_api,
                 max_clip_bytes=settings.max_clip_mb * 1024 * 1024,
+                submit_deadline=settings.submit_deadline_minutes * 60,
+                delivery_wait=settings.delivery_wait_hours * 3600,
+                kept_clips_bytes=settings.kept_clips_mb * 1024 * 1024,
+                api_timeout=settings.api_request_timeout,
+                lease_seconds=settings.lease_seconds,
                 model_hold_seconds=settings.model_hold_minutes * 60,
             ),
             models=models,
-            now=utc_now,
+            clock=SYSTEM_CLOCK,
             guild_config=config,
             holds=holds,
+            estimates=estimates,
+            media=media,
         )
         services = Services(
             settings=settings,
@@ -121,11 +156,19 @@ async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> Asy
                 default_model=settings.default_model,
                 holds=holds,
                 wake_tracker=tracker.wake,
-                now=utc_now,
+                now=SYSTEM_CLOCK.now,
             ),
-            approvals=ApprovalService(renders=renders, publisher=publisher, wake_tracker=tracker.wake, now=utc_now),
+            approvals=ApprovalService(
+                renders=renders, publisher=publisher, wake_tracker=tracker.wake, config=config, now=SYSTEM_CLOCK.now
+            ),
             tracker=tracker,
-            clock=utc_now,
+            clock=SYSTEM_CLOCK.now,
+            intake=Intake(),
+            retention=ImageRetention(
+                images=images, renders=renders, keep_days=settings.image_retention_days, now=SYSTEM_CLOCK.now
+            ),
+            media=media,
+            chains=chains,
         )
         bot = VideoBot(services, track=track)
         publisher.bind(bot)
@@ -134,12 +177,16 @@ async def runtime(settings: Settings, models: ModelTable, *, track: bool) -> Asy
         finally:
             if not bot.is_closed():
                 await bot.close()
+            await media.aclose()
+            services.intake.close()
             await db.close()
 
 
 async def run(settings: Settings, models: ModelTable) -> int:
     async with runtime(settings, models, track=True) as rt:
-        health = HealthServer(rt.bot, port=settings.health_port) if settings.health_port else None
+        health = (
+            HealthServer(rt.bot, port=settings.health_port, host=settings.health_host) if settings.health_port else None
+        )
         if health:
             await health.start()
         loop = asyncio.get_running_loop()
@@ -206,7 +253,7 @@ async def check(settings: Settings, models: ModelTable) -> int:
             session,
             settings.modelstream_base_url,
             settings.modelstream_api_key.reveal(),
-            policy=RetryPolicy(max_attempts=1),
+            policy=RetryPolicy(max_attempts=1, max_retry_after=settings.max_retry_after),
             timeout=settings.api_request_timeout,
         )
         try:

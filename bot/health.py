@@ -1,4 +1,9 @@
-"""Health and metrics over HTTP (HEALTH_PORT): what an orchestrator probes and a dashboard scrapes."""
+"""Health and metrics over HTTP (HEALTH_HOST:HEALTH_PORT): what an orchestrator probes and a dashboard scrapes.
+
+/metrics serves the bot's own registry (bot.metrics) in the format the scraper asks for. Most series are counted
+where things happen; the gauges below are read at scrape time instead, from the database (renders by state, for
+every process on it) and from this process (guilds, gateway latency, polls waiting for the status-call cap).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,17 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client.exposition import choose_encoder
+
+from bot.domain.states import RenderState
+from bot.metrics import (
+    GATEWAY_LATENCY,
+    GUILDS,
+    REGISTRY,
+    RENDERS_BY_STATE,
+    RENDERS_OPEN,
+    STATUS_CALLS_WAITING,
+)
 
 if TYPE_CHECKING:
     from bot.discord_app.client import VideoBot
@@ -14,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class HealthServer:
-    def __init__(self, bot: VideoBot, *, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, bot: VideoBot, *, port: int, host: str = "127.0.0.1") -> None:
         self._bot = bot
         self._port = port
         self._host = host
@@ -27,7 +43,14 @@ class HealthServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
-        log.info("health and metrics on port %d", self._port)
+        log.info("health and metrics on %s port %d", self._host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The port listened on: HEALTH_PORT, or the one the system picked when asked for port 0."""
+        if self._runner is None or not self._runner.addresses:
+            return self._port
+        return int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -45,19 +68,25 @@ class HealthServer:
         return web.json_response(body, status=200 if ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        open_renders = await self._bot.services.renders.count_open()
-        lines = [
-            "# HELP videobot_renders_open Renders not finished (including those awaiting delivery or approval).",
-            "# TYPE videobot_renders_open gauge",
-            f"videobot_renders_open {open_renders}",
-            "# HELP videobot_status_calls_total Status calls made to the video API by this process.",
-            "# TYPE videobot_status_calls_total counter",
-            f"videobot_status_calls_total {self._bot.services.tracker.status_calls_made}",
-            "# HELP videobot_guilds Guilds this process serves.",
-            "# TYPE videobot_guilds gauge",
-            f"videobot_guilds {len(self._bot.guilds)}",
-            "# HELP videobot_gateway_latency_seconds Heartbeat latency to the Discord gateway.",
-            "# TYPE videobot_gateway_latency_seconds gauge",
-            f"videobot_gateway_latency_seconds {self._bot.latency if self._bot.latency == self._bot.latency else 0}",
-        ]
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        await self._read_gauges()
+        encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+        # The content type carries parameters (version, charset) that aiohttp's content_type argument refuses.
+        return web.Response(body=encode(REGISTRY), headers={"Content-Type": content_type})
+
+    async def _read_gauges(self) -> None:
+        bot = self._bot
+        GUILDS.set(len(bot.guilds))
+        # NaN before the first heartbeat: Prometheus takes it as "no value", where 0 would claim a perfect link.
+        GATEWAY_LATENCY.set(bot.latency)
+        STATUS_CALLS_WAITING.set(bot.services.tracker.polls_waiting)
+        try:
+            counts = await bot.services.renders.count_by_state()
+        except Exception as error:
+            # Last scrape's figures would pass for current ones: the series go away until the database answers.
+            log.warning("metrics: renders not counted, database unreachable (%s)", type(error).__name__)
+            RENDERS_BY_STATE.clear()
+            RENDERS_OPEN.set(float("nan"))
+            return
+        for state in RenderState:
+            RENDERS_BY_STATE.labels(state=state.value).set(counts.get(state, 0))
+        RENDERS_OPEN.set(sum(counts.values()))

@@ -28,6 +28,14 @@ API_CALLS = Counter(
     ("call", "outcome"),
     registry=REGISTRY,
 )
+# From acceptance to the moment the bot's own queue let the render go to the API (approval holds included).
+QUEUE_WAIT_SECONDS = Histogram(
+    "videobot_queue_wait_seconds",
+    "Seconds a render waited before it was sent to the API, by model.",
+    ("model",),
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+    registry=REGISTRY,
+)
 REFUNDS = Counter(
     "videobot_refunds_total",
     "Renders whose credits were given back, by failure kind.",
@@ -43,6 +51,12 @@ RENDERS_BY_STATE = Gauge(
     "videobot_renders",
     "Renders not yet closed, by state (read from the database at scrape time).",
     ("state",),
+    registry=REGISTRY,
+)
+# The sum of the above, kept under the name dashboards used before the series by state existed.
+RENDERS_OPEN = Gauge(
+    "videobot_renders_open",
+    "Renders not finished (including those awaiting delivery or approval), read from the database at scrape time.",
     registry=REGISTRY,
 )
 # Discord answers the bot will try again: kind is transient (5xx, 429, network) or permission (403, waiting for a

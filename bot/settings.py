@@ -6,8 +6,10 @@ it; secrets are wrapped so that printing the settings never shows them.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,18 +69,32 @@ class Settings:
     max_concurrent_polls: int = 20
     max_concurrent_deliveries: int = 10  # submits, deliveries and status edits at once, apart from polls
     status_call_burst: int = 0  # extra status calls allowed within one second on top of the cap
+    max_renders_at_api: int | None = None  # renders at the API at once, all processes together (None: no cap)
     api_request_timeout: float = 30.0
+    max_retry_after: float = 300.0  # the longest wait a server's Retry-After can impose, in seconds
+    download_deadline: float = 600.0  # seconds one clip download may take in all
+    download_min_rate_kbps: float = 64.0  # KB/s a clip download must keep up (after a grace period)
     api_body_limit_mb: int = 32
     models_file: Path | None = None  # the operator's corrections and additions to the model table
     model_hold_minutes: float = 30.0  # a model the gateway can't serve (model_not_found) is kept off this long
     max_clip_mb: int = 500  # a clip larger than this is linked, never downloaded
+    submit_deadline_minutes: float = 60.0  # a render the API would not take by then fails with a refund
+    delivery_wait_hours: float = 24.0  # a finished clip Discord refuses (permission, outage) is retried this long
+    kept_clips_mb: int = 2048  # disk for clips kept between delivery attempts
+    lease_seconds: float = 300.0  # a render claimed by a process that died is taken over by another after this
     default_daily_credits: int | None = 50
     max_in_flight_per_member: int | None = 2
+    image_retention_days: float = 7.0  # a delivered render's images are kept this long, for Regenerate and Remix
     instance_id: str = field(default_factory=lambda: socket.gethostname())
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     health_port: int | None = None
+    health_host: str = "127.0.0.1"  # loopback: /metrics is for a scraper on this host unless the operator opens it
     sync_commands_on_start: bool = True  # only when the definition changed since the last sync
+    # Video jobs (last frames, re-encodes, stitches) at once: one, since libx264 and the decoders already use
+    # every core; a second job would halve both jobs' speed and double the memory.
+    video_workers: int = 1
+    video_time_limit: float = 300.0  # seconds one video job may run before it stops and its output is removed
 
     @property
     def status_calls_per_second_here(self) -> float:
@@ -144,11 +160,32 @@ def _port(raw: str) -> int:
     return value
 
 
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _host(raw: str) -> str:
+    """An address to listen on: an IPv4 or IPv6 address, or a host name."""
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        pass
+    if len(raw) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in raw.rstrip(".").split(".")):
+        raise ValueError
+    return raw
+
+
 def _optional_limit(raw: str) -> int | None:
     """A credit limit: a whole number, or 'none'/'unlimited' for no limit."""
     if raw.lower() in ("none", "unlimited", "off"):
         return None
     return _non_negative_int(raw)
+
+
+def _optional_cap(raw: str) -> int | None:
+    """A cap: a whole number > 0, or 'none'/'unlimited'/'off' for no cap."""
+    if raw.lower() in ("none", "unlimited", "off"):
+        return None
+    return _positive_int(raw)
 
 
 def _limit(value: int | None) -> int | None:
@@ -276,10 +313,22 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
             env, "MAX_CONCURRENT_DELIVERIES", _positive_int, 10, "use a whole number > 0"
         ),
         status_call_burst=_parsed(env, "STATUS_CALL_BURST", _non_negative_int, 0, "use a whole number >= 0"),
+        max_renders_at_api=_parsed(
+            env, "MAX_RENDERS_AT_API", _optional_cap, None, "use a whole number > 0, or 'unlimited' for no cap"
+        ),
         api_request_timeout=_parsed(
             env, "API_REQUEST_TIMEOUT_SECONDS", _positive_float, 30.0, "use a number of seconds > 0"
         ),
         api_body_limit_mb=_parsed(env, "API_BODY_LIMIT_MB", _positive_int, 32, "use a whole number of MB > 0"),
+        max_retry_after=_parsed(
+            env, "MAX_RETRY_AFTER_SECONDS", _positive_float, 300.0, "use a number of seconds > 0, such as 300"
+        ),
+        download_deadline=_parsed(
+            env, "DOWNLOAD_DEADLINE_SECONDS", _positive_float, 600.0, "use a number of seconds > 0, such as 600"
+        ),
+        download_min_rate_kbps=_parsed(
+            env, "DOWNLOAD_MIN_RATE_KBPS", _positive_float, 64.0, "use a number of kilobytes a second > 0, such as 64"
+        ),
         models_file=_parsed(
             env, "MODELS_FILE", _existing_file, None, "no such file; point it at your TOML file of model corrections"
         ),
@@ -287,17 +336,35 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
             env, "MODEL_UNAVAILABLE_MINUTES", _positive_float, 30.0, "use a number of minutes > 0, such as 30"
         ),
         max_clip_mb=_parsed(env, "MAX_CLIP_MB", _positive_int, 500, "use a whole number of MB > 0"),
+        submit_deadline_minutes=_parsed(
+            env, "SUBMIT_DEADLINE_MINUTES", _positive_float, 60.0, "use a number of minutes > 0, such as 60"
+        ),
+        delivery_wait_hours=_parsed(
+            env, "DELIVERY_WAIT_HOURS", _positive_float, 24.0, "use a number of hours > 0, such as 24"
+        ),
+        kept_clips_mb=_parsed(env, "KEPT_CLIPS_MB", _positive_int, 2048, "use a whole number of MB > 0"),
+        lease_seconds=_parsed(env, "LEASE_SECONDS", _positive_float, 300.0, "use a number of seconds > 0, such as 300"),
         default_daily_credits=_parsed(
             env, "DEFAULT_DAILY_CREDITS", _optional_limit, _limit(50), "use a whole number, or 'unlimited'"
         ),
         max_in_flight_per_member=_parsed(
             env, "MAX_IN_FLIGHT_PER_MEMBER", _optional_limit, _limit(2), "use a whole number, or 'unlimited'"
         ),
+        image_retention_days=_parsed(
+            env, "IMAGE_RETENTION_DAYS", _positive_float, 7.0, "use a number of days > 0, such as 7"
+        ),
         instance_id=env.get("INSTANCE_ID", "").strip() or default_instance,
         shard_count=shard_count,
         shard_ids=shard_ids,
         health_port=_parsed(env, "HEALTH_PORT", _port, None, "use a TCP port number (1-65535) such as 8080"),
+        health_host=_parsed(
+            env, "HEALTH_HOST", _host, "127.0.0.1", "use an address such as 127.0.0.1, or 0.0.0.0 for every interface"
+        ),
         sync_commands_on_start=_parsed(env, "SYNC_COMMANDS_ON_START", _bool, True, "use true or false"),
+        video_workers=_parsed(env, "VIDEO_WORKERS", _positive_int, 1, "use a whole number > 0, such as 1"),
+        video_time_limit=_parsed(
+            env, "VIDEO_TIME_LIMIT_SECONDS", _positive_float, 300.0, "use a number of seconds > 0, such as 300"
+        ),
     )
     share = settings.status_calls_per_second_here
     if share < 1 and shard_ids is not None and shard_count is not None:

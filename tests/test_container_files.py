@@ -8,7 +8,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text as sql
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
 from bot.settings import load_settings
+from bot.storage.db import normalise_url
+from tests.storage.databases import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS = {"DISCORD_TOKEN": "token-for-test", "MODELSTREAM_API_KEY": "sk-key-for-test"}
@@ -80,8 +87,10 @@ def test_dockerfile_keeps_data_in_a_volume_at_app_data() -> None:
     assert "DATABASE_URL=sqlite+aiosqlite:////app/data/" in env
 
 
-def test_dockerfile_installs_the_requirements_and_copies_the_bot() -> None:
-    assert any("requirements.txt" in run for run in instructions("RUN"))
+def test_dockerfile_installs_the_hashed_lock_and_copies_the_bot() -> None:
+    assert "requirements.lock ./" in instructions("COPY")
+    installs = [run for run in instructions("RUN") if "pip install" in run]
+    assert installs == ["pip install --require-hashes -r requirements.lock"]
     assert any(copy.startswith("bot/") for copy in instructions("COPY"))
 
 
@@ -99,6 +108,11 @@ def test_dockerfile_healthcheck_gets_healthz_on_the_exposed_port() -> None:
     assert instructions("EXPOSE") == ["8080"]
 
 
+def test_dockerfile_serves_health_and_metrics_beyond_the_containers_loopback() -> None:
+    # The bot's default HEALTH_HOST is loopback: inside a container a scraper next to it could not reach /metrics.
+    assert "HEALTH_HOST=0.0.0.0" in " ".join(instructions("ENV"))
+
+
 def test_dockerignore_keeps_the_env_file_out_of_the_image() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert ".env" in ignored
@@ -111,9 +125,37 @@ def test_compose_file_is_plain_spaces_indented_yaml() -> None:
     assert top_level == ["services", "volumes"]
 
 
-def test_compose_runs_the_bot_against_postgres_16() -> None:
+def compose_postgres_major() -> int:
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    assert re.search(r"^  db:\n(    .*\n)*    image: postgres:16\n", text, re.MULTILINE)
+    match = re.search(r"^  db:\n(?:    .*\n)*?    image: postgres:(\d+)\n", text, re.MULTILINE)
+    assert match, "the db service has no postgres:<major> image"
+    return int(match.group(1))
+
+
+def ci_postgres_major() -> int:
+    (major,) = re.findall(r"^PG_MAJOR=(\d+)$", (ROOT / ".ci" / "postgres.sh").read_text(encoding="utf-8"), re.M)
+    return int(major)
+
+
+def test_ci_tests_against_the_postgres_major_that_compose_runs() -> None:
+    assert compose_postgres_major() == ci_postgres_major()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set (CI always sets it)")
+async def test_the_test_postgres_server_is_composes_major_version() -> None:
+    assert POSTGRES_URL is not None
+    engine = create_async_engine(normalise_url(POSTGRES_URL), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            version = int(await conn.scalar(sql("SHOW server_version_num")))
+    finally:
+        await engine.dispose()
+    assert version // 10000 == compose_postgres_major()
+
+
+def test_compose_runs_the_bot_against_postgres() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert re.search(r"^  db:\n(    .*\n)*    image: postgres:\d+\n", text, re.MULTILINE)
     assert re.search(r"^  bot:\n(    .*\n)*    build: \.\n", text, re.MULTILINE)
     assert "DATABASE_URL: postgresql+asyncpg://" in text
     assert "@db:5432/" in text

@@ -74,6 +74,8 @@ def test_secret_with_spaces_is_refused_without_echoing_it() -> None:
         ("SHARD_COUNT", "0"),
         ("HEALTH_PORT", "http"),
         ("HEALTH_PORT", "70000"),
+        ("HEALTH_HOST", "http://0.0.0.0"),
+        ("HEALTH_HOST", "my host"),
         ("SYNC_COMMANDS_ON_START", "maybe"),
         ("MAX_CONCURRENT_DELIVERIES", "0"),
         ("MAX_CONCURRENT_DELIVERIES", "ten"),
@@ -108,6 +110,7 @@ def test_well_formed_values_are_parsed() -> None:
             "SHARD_IDS": "0, 1",
             "SHARD_COUNT": "2",
             "HEALTH_PORT": "8080",
+            "HEALTH_HOST": "0.0.0.0",
             "SYNC_COMMANDS_ON_START": "no",
             "LOG_LEVEL": "debug",
             "MODELSTREAM_BASE_URL": "http://127.0.0.1:8000/",
@@ -120,6 +123,7 @@ def test_well_formed_values_are_parsed() -> None:
     assert settings.max_in_flight_per_member == 4
     assert (settings.shard_ids, settings.shard_count) == ((0, 1), 2)
     assert settings.health_port == 8080
+    assert settings.health_host == "0.0.0.0"
     assert settings.sync_commands_on_start is False
     assert settings.log_level == "DEBUG"
     assert settings.modelstream_base_url == "http://127.0.0.1:8000"
@@ -310,3 +314,31 @@ def test_secrets_compare_by_value() -> None:
     assert Secret(TOKEN) == Secret(TOKEN)
     assert Secret(TOKEN) != Secret(KEY)
     assert Secret(TOKEN) != TOKEN
+
+
+def test_download_and_retry_after_limits_default_to_five_minutes_ten_minutes_and_64_kb_s() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    assert (settings.max_retry_after, settings.download_deadline, settings.download_min_rate_kbps) == (
+        300.0,
+        600.0,
+        64.0,
+    )
+
+
+def test_download_and_retry_after_limits_are_read() -> None:
+    env = {
+        **REQUIRED,
+        "MAX_RETRY_AFTER_SECONDS": "60",
+        "DOWNLOAD_DEADLINE_SECONDS": "120",
+        "DOWNLOAD_MIN_RATE_KBPS": "8",
+    }
+
+    settings = load_settings(env, env_file=None)
+
+    assert (settings.max_retry_after, settings.download_deadline, settings.download_min_rate_kbps) == (60.0, 120.0, 8.0)
+
+
+@pytest.mark.parametrize("name", ["MAX_RETRY_AFTER_SECONDS", "DOWNLOAD_DEADLINE_SECONDS", "DOWNLOAD_MIN_RATE_KBPS"])
+def test_download_and_retry_after_limits_must_be_positive(name: str) -> None:
+    assert settings_error({**REQUIRED, name: "0"}).startswith(f"{name}='0' is not valid")

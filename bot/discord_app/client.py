@@ -5,52 +5,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
-import aiohttp
 import discord
 import yarl
 from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 
 from bot.background import spawn
+from bot.discord_app.context import AppContext, Services, attach_context
 from bot.discord_app.tree import VideoCommandTree
+from bot.discord_app.ui.history import HISTORY_ITEMS
 from bot.discord_app.ui.views import DYNAMIC_ITEMS
-from bot.domain.models import ModelTable
-from bot.services.approvals import ApprovalService
-from bot.services.generation import GenerationService
-from bot.services.tracker import Tracker
-from bot.settings import Settings
-from bot.storage.config import GuildConfigRepository
-from bot.storage.images import ImageStore
-from bot.storage.meta import MetaRepository
-from bot.storage.model_holds import ModelHolds
-from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.discord_app.cogs.video", "bot.discord_app.cogs.admin")
 COMMANDS_HASH_KEY = "commands_hash"
 
+# The bot never joins a voice channel, so discord.py's start-up warnings about its voice libraries (PyNaCl, davey)
+# would only alarm operators; they are printed once per process by the first Client made, hence set at import.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
-@dataclass
-class Services:
-    """Everything the Discord layer may call; built in `bot.__main__` and handed to the bot."""
 
-    settings: Settings
-    http: aiohttp.ClientSession  # for attachment downloads; the API client has its own
-    renders: RenderRepository
-    images: ImageStore
-    config: GuildConfigRepository
-    meta: MetaRepository
-    models: ModelTable
-    holds: ModelHolds
-    generation: GenerationService
-    approvals: ApprovalService
-    tracker: Tracker
-    clock: Callable[[], datetime]
+def gateway_intents() -> discord.Intents:
+    """Guilds only: commands and buttons arrive as interactions, which need no intent, and the bot reads no
+    messages, members or presences; GUILDS keeps the guild, channel and role cache that permission checks use."""
+    return discord.Intents(guilds=True)
 
 
 def point_discord_at(api_base: str) -> None:
@@ -66,7 +47,7 @@ class VideoBot(commands.AutoShardedBot):
         settings = services.settings
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=gateway_intents(),
             tree_cls=VideoCommandTree,
             shard_count=settings.shard_count,
             shard_ids=list(settings.shard_ids) if settings.shard_ids else None,  # type: ignore[arg-type]
@@ -74,15 +55,18 @@ class VideoBot(commands.AutoShardedBot):
             help_command=None,
         )
         self.services = services
+        attach_context(self, AppContext(services))
         self._track = track
 
     async def setup_hook(self) -> None:
         await self._discover_gateway()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *HISTORY_ITEMS)
         if self._track:
             spawn(self.services.tracker.run(), name="tracker")
+            if self.services.retention is not None:
+                spawn(self.services.retention.run(), name="image-retention")
             if self.services.settings.sync_commands_on_start:
                 await self.sync_commands(force=False)
 
@@ -117,4 +101,6 @@ class VideoBot(commands.AutoShardedBot):
 
     async def close(self) -> None:
         await self.services.tracker.stop()
+        if self.services.retention is not None:
+            self.services.retention.stop()
         await super().close()

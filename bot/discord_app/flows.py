@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 import discord
 
+from bot.discord_app.context import AppContext
 from bot.discord_app.ui import text
+from bot.domain.chain import FRAME_FILENAME, FRAME_OPTION, ChainLink
 from bot.domain.errors import RequestValidationError, UserFacingError
 from bot.domain.images import (
     MAX_IMAGE_BYTES,
@@ -27,10 +30,7 @@ from bot.domain.images import (
 from bot.domain.models import ImageTransport
 from bot.domain.quota_types import Requester
 from bot.domain.request import AttachmentRef, VideoRequest
-from bot.services.generation import Accepted
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import VideoBot
+from bot.services.generation import Accepted, InputsGone
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -94,20 +94,49 @@ def _check_and_fit(
     return images if budget is None else fit_images_to_body(images, budget)
 
 
-async def checked_images(bot: VideoBot, refs: list[AttachmentRef], request: VideoRequest) -> list[CheckedImage]:
+async def checked_images(context: AppContext, refs: list[AttachmentRef], request: VideoRequest) -> list[CheckedImage]:
     """Download and check the attachments against the rules and the request's model; fit them in the body."""
-    datas = await asyncio.gather(*(download_attachment(bot.services.http, ref) for ref in refs))
-    model = bot.services.generation.model(request)
+    datas = await asyncio.gather(*(download_attachment(context.services.http, ref) for ref in refs))
+    return await _checked(context, refs, list(datas), request)
+
+
+async def _checked(
+    context: AppContext, refs: list[AttachmentRef], datas: list[bytes], request: VideoRequest
+) -> list[CheckedImage]:
+    model = context.services.generation.model(request)
     spec = model.mode(request.generation_mode)
     min_side = spec.image_min_side if spec is not None else MIN_SIDE_PX
     budget: int | None = None
     if model.image_transport is not ImageTransport.URL:
         # The bytes travel in the body; a model that carries each image in two places (Seedance) has half the room.
         copies = spec.image_copies() if spec is not None else 1
-        budget = (bot.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD) // copies
-    # Decoding (a large PNG takes about a second) and re-encoding are CPU work: one worker thread does both, so the
-    # event loop keeps answering other members' interactions within Discord's 3-second deadline meanwhile.
-    return await asyncio.to_thread(_check_and_fit, refs, list(datas), budget, min_side, model.name)
+        budget = (context.services.settings.api_body_limit_mb * 1024 * 1024 - BODY_OVERHEAD) // copies
+    # Decoding (a large PNG takes about a second), stripping the metadata and re-encoding are CPU work: the image
+    # threads do it, so the event loop keeps answering other members' interactions within Discord's 3-second
+    # deadline meanwhile, and a crowd of requests queues for those threads rather than taking every core.
+    return await context.services.intake.image_work(_check_and_fit, refs, datas, budget, min_side, model.name)
+
+
+# Continue: the clip's last frame, fetched only once the request has passed its checks (it costs a download and a
+# decode). It raises UserFacingError when the frame can't be had.
+LastFrame = Callable[[], Awaitable[bytes]]
+
+
+async def _continuation_frame(
+    context: AppContext, interaction: discord.Interaction, request: VideoRequest, last_frame: LastFrame
+) -> tuple[list[CheckedImage], dict[str, str]]:
+    """The first frame checked like an attachment, and shown to the member: the reply's attachment URL is also
+    where a model that fetches its images by URL takes it from."""
+    data = await last_frame()
+    ref = AttachmentRef(FRAME_OPTION, FRAME_FILENAME, url="", size=len(data), content_type="image/png")
+    images = await _checked(context, [ref], [data], request)
+    extension = images[0].mime.rsplit("/", 1)[-1].replace("jpeg", "jpg")
+    shown = await interaction.edit_original_response(
+        content=text.CONTINUE_FRAME,
+        attachments=[discord.File(io.BytesIO(images[0].data), filename=f"last-frame.{extension}")],
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+    return images, {FRAME_OPTION: shown.attachments[0].url} if shown.attachments else {}
 
 
 @dataclass(frozen=True)
@@ -117,13 +146,41 @@ class Outcome:
 
 
 async def submit(
-    bot: VideoBot,
+    context: AppContext,
     interaction: discord.Interaction,
     request: VideoRequest,
     attachments: list[AttachmentRef],
+    *,
+    last_frame: LastFrame | None = None,
+    chain: ChainLink | None = None,
 ) -> Outcome:
-    """Check quota, download and check images, accept. The interaction must already be deferred."""
-    services = bot.services
+    """Check quota, download and check images, accept. The interaction must already be deferred.
+
+    Continue passes `last_frame` (the first frame of the request) and `chain` (the clip it continues); Regenerate
+    and Remix of a continuation pass its `chain` again, so the new take continues the same clip.
+
+    A member may have only a few requests with attachments at this stage at once (`Intake`): one more is refused
+    before anything is downloaded, charged or stored. Requests without attachments (text, Regenerate, Remix) cost
+    the bot no download or decoding, and pass; a Continue (a clip to download and decode) counts as one with.
+    """
+    if not attachments and last_frame is None:
+        return await _prepare_and_accept(context, interaction, request, attachments, None, chain)
+    slot = context.services.intake.claim(interaction.user.id)
+    if slot is None:
+        return Outcome(text.TOO_MANY_PREPARING.format(count=context.services.intake.per_member))
+    with slot:
+        return await _prepare_and_accept(context, interaction, request, attachments, last_frame, chain)
+
+
+async def _prepare_and_accept(
+    context: AppContext,
+    interaction: discord.Interaction,
+    request: VideoRequest,
+    attachments: list[AttachmentRef],
+    last_frame: LastFrame | None = None,
+    chain: ChainLink | None = None,
+) -> Outcome:
+    services = context.services
     assert interaction.guild_id is not None and interaction.channel_id is not None
     requester = requester_of(interaction)
     # Regenerate and Remix come back to a model that may have been turned off since.
@@ -136,20 +193,28 @@ async def submit(
     )
     if preview.refusal is not None:
         return Outcome(text.format_refusal(preview.refusal, preview.cost))
+    urls = {ref.option: ref.url for ref in attachments}
     try:
-        images = await checked_images(bot, attachments, request) if attachments else []
+        if last_frame is not None:
+            images, urls = await _continuation_frame(context, interaction, request, last_frame)
+        else:
+            images = await checked_images(context, attachments, request) if attachments else []
     except UserFacingError as error:
         return Outcome(error.message)
     if images:
-        request = request.with_images(image_slots(images, {ref.option: ref.url for ref in attachments}))
-    result = await services.generation.accept(
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        requester=requester,
-        request=request,
-        images=images,
-        upload_limit=upload_limit_of(interaction),
-    )
+        request = request.with_images(image_slots(images, urls))
+    try:
+        result = await services.generation.accept(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            requester=requester,
+            request=request,
+            images=images,
+            upload_limit=upload_limit_of(interaction),
+            chain=chain,
+        )
+    except InputsGone:
+        return Outcome(text.IMAGES_NOT_KEPT)
     if not isinstance(result, Accepted):
         assert result.decision.refusal is not None
         return Outcome(text.format_refusal(result.decision.refusal, result.decision.cost))

@@ -4,25 +4,42 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
 import discord
 
+from bot.discord_app.group_messages import GroupMessages, fitted_name
 from bot.discord_app.ui import text
-from bot.discord_app.ui.status import describe_settings, quote_prompt, status_embed
-from bot.discord_app.ui.views import approval_view, result_view, status_view
+from bot.discord_app.ui.card import approval_closed_card
+from bot.discord_app.ui.messages import requester_dm
+from bot.discord_app.ui.status import quote_prompt
+from bot.domain.estimates import Estimate
 from bot.domain.models import ModelTable
 from bot.domain.render import RenderRecord
-from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
+from bot.domain.request import VideoRequest
+from bot.services.ports import (
+    ChannelGone,
+    MessageGone,
+    MessageRefused,
+    PermissionMissing,
+    PublishError,
+    PublishUnavailable,
+    UploadTooLarge,
+)
+from bot.storage.images import ImageStore
+from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
+MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
 REQUEST_TOO_LARGE = 40005
 NO_PINGS = discord.AllowedMentions.none()
@@ -33,7 +50,7 @@ def ping_only(user_id: int) -> discord.AllowedMentions:
 
 
 async def translated(call: Awaitable[T]) -> T:
-    """Await a discord.py call, turning its errors into the ones the services understand."""
+    """Await a discord.py call, turning its errors into the four kinds the services handle (see ports)."""
     try:
         return await call
     except discord.NotFound as error:
@@ -41,21 +58,44 @@ async def translated(call: Awaitable[T]) -> T:
             raise MessageGone(str(error.code)) from error
         raise ChannelGone(str(error.code)) from error
     except discord.Forbidden as error:
-        raise ChannelGone(str(error.code)) from error
+        if error.code in (MISSING_ACCESS, MISSING_PERMISSIONS):
+            reason = "access" if error.code == MISSING_ACCESS else "permission"
+            raise PermissionMissing(f"HTTP 403 ({error.code})", reason=reason) from error
+        # Other 403s are about this message or this place (a locked thread, a member whose DMs are closed):
+        # sending it again unchanged would be refused again.
+        raise MessageRefused(f"HTTP 403 ({error.code})") from error
     except discord.HTTPException as error:
         if error.status == 413 or error.code == REQUEST_TOO_LARGE:
             raise UploadTooLarge(str(error.status)) from error
-        raise PublishUnavailable(f"HTTP {error.status}") from error
+        if error.status == 429 or error.status >= 500:
+            raise PublishUnavailable(f"HTTP {error.status}") from error
+        # 400-type answers (form errors, AutoMod, archived threads): the same message will never pass.
+        raise MessageRefused(f"HTTP {error.status} ({error.code})") from error
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
         # ClientError: a dropped connection (ServerDisconnectedError is no OSError) is an outage like any other.
         raise PublishUnavailable(type(error).__name__) from error
 
 
 class DiscordPublisher:
-    def __init__(self, *, render_timeout: float, models: ModelTable) -> None:
+    def __init__(
+        self,
+        *,
+        render_timeout: float,
+        models: ModelTable,
+        renders: RenderRepository | None = None,
+        images: ImageStore | None = None,
+        estimate: Callable[[VideoRequest], Estimate | None] | None = None,
+        slots: int | None = None,
+    ) -> None:
         self._bound: discord.Client | None = None
         self._render_timeout = render_timeout
         self._models = models
+        self._renders = renders  # a continuation's card replies to the clip it continues
+        # Cards and result messages in Components V2 (`images`: the first frame a card shows; `estimate`: how long
+        # renders like it usually take; `slots`: MAX_RENDERS_AT_API, for the expected start of a render in line).
+        self._groups = GroupMessages(
+            render_timeout=render_timeout, models=models, images=images, estimate=estimate, slots=slots
+        )
 
     def bind(self, client: discord.Client) -> None:
         """Attach the bot: services are built before it, and the publisher is only used once it runs."""
@@ -70,35 +110,38 @@ class DiscordPublisher:
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(channel_id)
 
-    async def post_status(self, render: RenderRecord) -> int:
+    async def post_status(self, render: RenderRecord, group: Sequence[RenderRecord] = ()) -> int:
+        members = list(group) or [render]
         message = await translated(
-            self._channel(render.channel_id).send(
-                embed=status_embed(
-                    render, render_timeout=self._render_timeout, model=self._models.get(render.request.model)
-                ),
+            self._groups.post_card(
+                self._channel(render.channel_id),
+                members,
                 allowed_mentions=NO_PINGS,
-                view=status_view(render),  # type: ignore[arg-type]  # None (no buttons) is accepted at run time
+                reference=await self._continued_clip(members[0]),
             )
         )
         return message.id
+
+    async def _continued_clip(self, render: RenderRecord) -> discord.MessageReference | None:
+        """Continue: the clip this render continues, when it is in the same channel (a reply can't cross over)."""
+        if render.parent_id is None or self._renders is None:
+            return None
+        parent = await self._renders.get(render.parent_id)
+        if parent is None or parent.channel_id != render.channel_id or parent.result_message_id is None:
+            return None
+        return discord.MessageReference(
+            message_id=parent.result_message_id, channel_id=parent.channel_id, fail_if_not_exists=False
+        )
 
     async def delete_message(self, channel_id: int, message_id: int) -> None:
         with contextlib.suppress(MessageGone):
             await translated(self._channel(channel_id).get_partial_message(message_id).delete())
 
-    async def edit_status(self, render: RenderRecord) -> None:
+    async def edit_status(self, render: RenderRecord, group: Sequence[RenderRecord] = ()) -> None:
         assert render.status_message_id is not None
         partial = self._channel(render.channel_id).get_partial_message(render.status_message_id)
-        # view=None clears the components, so a button never outlives the state it belongs to.
-        await translated(
-            partial.edit(
-                embed=status_embed(
-                    render, render_timeout=self._render_timeout, model=self._models.get(render.request.model)
-                ),
-                allowed_mentions=NO_PINGS,
-                view=status_view(render),
-            )
-        )
+        # The whole card is sent each time: a button never outlives the state it belongs to.
+        await translated(self._groups.edit_card(partial, list(group) or [render], allowed_mentions=NO_PINGS))
 
     async def open_thread(self, render: RenderRecord) -> int:
         assert render.status_message_id is not None
@@ -117,6 +160,11 @@ class DiscordPublisher:
         me = self._client.user.id
         channel = self._channel(render.channel_id)
 
+        def holds_clip(message: discord.Message) -> bool:
+            # A clip too large to upload is a line in the result message: finding the message is enough (showing
+            # the line again does no harm); a file must be there, or an edit adding it may not have landed.
+            return render.fallback is not None or any(render.id[:8] in a.filename for a in message.attachments)
+
         async def search() -> int | None:
             # Unbounded on purpose: this runs only after an interrupted post, and in a busy channel the clip may
             # be more than a page after its status message.
@@ -124,7 +172,7 @@ class DiscordPublisher:
             async for message in channel.history(after=after, limit=None):
                 reference = message.reference
                 if message.author.id == me and reference and reference.message_id == render.status_message_id:
-                    return message.id
+                    return message.id if holds_clip(message) else None
             return None
 
         try:
@@ -139,80 +187,152 @@ class DiscordPublisher:
             message_id=render.status_message_id, channel_id=render.channel_id, fail_if_not_exists=False
         )
 
-    async def deliver_file(self, render: RenderRecord, path: Path, filename: str) -> int:
+    async def deliver_file(
+        self,
+        render: RenderRecord,
+        path: Path,
+        filename: str,
+        *,
+        group: Sequence[RenderRecord] = (),
+        into: int | None = None,
+        removed: Collection[str] = (),
+    ) -> int:
+        return await self._into_result(render, group, into, removed, (path, filename))
+
+    async def deliver_fitted(
+        self,
+        render: RenderRecord,
+        path: Path,
+        filename: str,
+        *,
+        group: Sequence[RenderRecord] = (),
+        into: int | None = None,
+        removed: Collection[str] = (),
+    ) -> int:
+        return await self._into_result(render, group, into, removed, (path, fitted_name(filename)))
+
+    async def deliver_link(
+        self,
+        render: RenderRecord,
+        url: str | None,
+        size: int | None,
+        *,
+        group: Sequence[RenderRecord] = (),
+        into: int | None = None,
+        removed: Collection[str] = (),
+    ) -> int:
+        # The link is the render's own (`video_url`), shown on its line of the result message.
+        return await self._into_result(render, group, into, removed, None)
+
+    async def _into_result(
+        self,
+        render: RenderRecord,
+        group: Sequence[RenderRecord],
+        into: int | None,
+        removed: Collection[str],
+        clip: tuple[Path, str] | None,
+    ) -> int:
+        members = list(group) or [render]
         channel = self._channel(render.channel_id)
-        message = await translated(
-            channel.send(
-                content=text.CLIP_READY.format(user=render.user_id),
-                file=discord.File(path, filename=filename),
-                allowed_mentions=ping_only(render.user_id),
-                view=result_view(render.id),
-                # Discord drops a second message with the same nonce: a retry after a lost response can't double.
-                nonce=render.id[:25],
-                reference=self._reference(render),  # type: ignore[arg-type]  # None is accepted at run time
+        if into is None:
+            message = await translated(
+                self._groups.post_result(
+                    channel,
+                    render,
+                    members,
+                    clip,
+                    removed=removed,
+                    allowed_mentions=ping_only(render.user_id),
+                    # Discord drops a second message with the same nonce: a retry after a lost response can't double.
+                    nonce=render.id[:25],
+                    reference=self._reference(render),
+                )
             )
-        )
-        return message.id
+            return message.id
+        # Read back: the edit lists the files the message keeps, and only Discord knows them.
+        message = await translated(channel.get_partial_message(into).fetch())
+        await translated(self._groups.add_to_result(message, render, members, clip, removed=removed))
+        return into
 
-    async def deliver_link(self, render: RenderRecord, url: str | None, size: int | None) -> int:
-        shown_size = f"{size / 1_048_576:.1f} MB" if size else "over the limit"
-        content = (
-            text.CLIP_LINK.format(user=render.user_id, url=url, size=shown_size)
-            if url
-            else text.CLIP_NO_LINK.format(user=render.user_id)
+    async def refresh_result(
+        self, group: Sequence[RenderRecord], message_id: int, *, removed: Collection[str] = ()
+    ) -> None:
+        message = await translated(self._channel(group[0].channel_id).get_partial_message(message_id).fetch())
+        await translated(self._groups.refresh_result(message, group, removed=removed))
+
+    async def result_clip_url(self, render: RenderRecord) -> str | None:
+        """The video attached to the render's result message (what members saw), if it still has one: its own
+        file when the message holds several takes."""
+        if render.result_message_id is None:
+            return None
+        partial = self._channel(render.channel_id).get_partial_message(render.result_message_id)
+        try:
+            message = await translated(partial.fetch())
+        except PublishError as error:
+            log.info("render %s: result message not read (%s)", render.id, error)
+            return None
+        videos = [
+            attachment
+            for attachment in message.attachments
+            if (attachment.content_type or "").split(";", 1)[0].strip().lower().startswith("video/")
+            or attachment.filename.lower().endswith((".mp4", ".mov", ".webm"))
+        ]
+        own = [attachment for attachment in videos if render.id[:8] in attachment.filename]
+        chosen = own or (videos if len(videos) == 1 else [])
+        return chosen[0].url if chosen else None
+
+    async def post_stitched(
+        self, channel_id: int, reply_to: int | None, path: Path, filename: str, content: str
+    ) -> int:
+        """Post a stitched chain in the channel, as a reply to the clip it was asked from; pings nobody."""
+        reference = (
+            discord.MessageReference(message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False)
+            if reply_to is not None
+            else None
         )
         message = await translated(
-            self._channel(render.channel_id).send(
+            self._channel(channel_id).send(
                 content=content,
-                allowed_mentions=ping_only(render.user_id),
-                view=result_view(render.id),
-                nonce=render.id[:25],
-                reference=self._reference(render),  # type: ignore[arg-type]  # None is accepted at run time
+                file=discord.File(path, filename=filename),
+                allowed_mentions=NO_PINGS,
+                reference=reference,  # type: ignore[arg-type]  # None is accepted at run time
             )
         )
         return message.id
 
-    async def notify_requester(self, render: RenderRecord, *, url: str | None) -> None:
-        prompt = quote_prompt(render.request.prompt, 200)
-        if render.state.value in ("failed", "denied"):
-            reason = text.failure_reason(render.failure_kind, render.failure_detail, self._render_timeout)
-            content = text.DM_FAILED.format(prompt=prompt, reason=reason, refund=text.REFUNDED.format(cost=render.cost))
-        elif url:
-            content = text.DM_CLIP.format(prompt=prompt, link=url)
-        else:
-            content = text.DM_CLIP_NO_LINK.format(prompt=prompt)
+    async def notify_requester(self, render: RenderRecord, *, url: str | None) -> bool:
+        content = requester_dm(render, url=url, render_timeout=self._render_timeout)
+        return await self._direct_message(render, content)
+
+    async def notify_waiting(self, render: RenderRecord, *, until: datetime) -> bool:
+        content = text.DM_DELIVERY_WAITING.format(
+            prompt=quote_prompt(render.request.prompt, 200),
+            channel=render.channel_id,
+            until=discord.utils.format_dt(until, "f"),
+        )
+        return await self._direct_message(render, content)
+
+    async def _direct_message(self, render: RenderRecord, content: str) -> bool:
         try:
             user = self._client.get_user(render.user_id) or await self._client.fetch_user(render.user_id)
             await translated(user.send(content=content, allowed_mentions=NO_PINGS))
-        except (discord.HTTPException, ChannelGone, MessageGone, PublishUnavailable) as error:
+            return True
+        except (discord.HTTPException, PublishError) as error:
             # DMs closed or the user is gone: there is nobody left to tell, and retrying forever helps no one.
             log.warning("render %s: could not DM user %s (%s)", render.id, render.user_id, type(error).__name__)
+            return False
 
     async def post_approval_request(self, renders: Sequence[RenderRecord], channel_id: int) -> int:
-        first = renders[0]
-        body = text.APPROVAL_BODY.format(
-            user=first.user_id,
-            channel=first.channel_id,
-            reason=first.approval_reason or "approval rules",
-            prompt=quote_prompt(first.request.prompt, 500),
-            settings=describe_settings(first.request, self._models.get(first.request.model)),
-            cost=sum(r.cost for r in renders),
-        )
-        embed = discord.Embed(title=text.APPROVAL_TITLE, description=body, colour=discord.Colour.gold())
         message = await translated(
-            self._channel(channel_id).send(embed=embed, view=approval_view(first.group_id), allowed_mentions=NO_PINGS)
+            self._groups.post_approval(self._channel(channel_id), renders, allowed_mentions=NO_PINGS)
         )
         return message.id
 
     async def close_approval_request(self, render: RenderRecord, channel_id: int, message_id: int) -> None:
-        decision = text.DENIED_BY if render.state.value == "denied" else text.APPROVED_BY
         partial = self._channel(channel_id).get_partial_message(message_id)
-        embed = discord.Embed(
-            title=text.APPROVAL_TITLE,
-            description=decision.format(moderator=render.decided_by) + "\n" + quote_prompt(render.request.prompt, 500),
-            colour=discord.Colour.dark_grey(),
-        )
-        await translated(partial.edit(embed=embed, view=None, allowed_mentions=NO_PINGS))
+        # content and embeds cleared: a request posted as an embed (before V2) becomes a V2 card too.
+        view = approval_closed_card(render, self._groups.style())
+        await translated(partial.edit(content=None, embed=None, view=view, allowed_mentions=NO_PINGS))
 
     async def refresh_attachment_urls(self, urls: Sequence[str]) -> dict[str, str]:
         route = discord.http.Route("POST", "/attachments/refresh-urls")

@@ -2,6 +2,8 @@
 
 The file name and Discord's declared content type are never trusted here: the magic bytes decide the type and
 Pillow reads the dimensions. Every refusal is a `RequestValidationError` naming the option and the measured values.
+An image that passes is re-encoded without any metadata (EXIF with its GPS position, XMP, comments, text chunks,
+colour profiles, bytes after the end of the image): only its pixels, upright, are stored and sent on.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from bot.domain.errors import RequestValidationError
 from bot.domain.request import ImageRole, ImageSlot
@@ -60,7 +62,9 @@ def check_image(option: str, data: bytes) -> CheckedImage:
     """Check one downloaded attachment against PRODUCT.md §1 and describe it.
 
     Raises `RequestValidationError(option, ...)` when the bytes are not a PNG or JPEG, exceed 10 MB, cannot be
-    decoded, have a side under 300 px or a shape outside 1:2.5..2.5:1.
+    decoded, have a side under 300 px or a shape outside 1:2.5..2.5:1. The image that comes back is the same
+    picture without its metadata, turned the way its EXIF orientation said (width and height as shown). CPU work
+    (a full decode and encode): run it off the event loop.
     """
     if len(data) > MAX_IMAGE_BYTES:
         raise RequestValidationError(
@@ -72,7 +76,8 @@ def check_image(option: str, data: bytes) -> CheckedImage:
         kind = _describe_other_kind(data)
         raise RequestValidationError(option, f"`{option}` is {kind}; attach a PNG or JPEG image.")
 
-    width, height = _decode_dimensions(option, data, expected_format)
+    _check_header(option, data, expected_format)
+    clean, width, height = _without_metadata(option, data, expected_format)
 
     if width < MIN_SIDE_PX or height < MIN_SIDE_PX:
         raise RequestValidationError(
@@ -86,11 +91,11 @@ def check_image(option: str, data: bytes) -> CheckedImage:
         )
     return CheckedImage(
         option=option,
-        data=data,
+        data=clean,
         mime=_MIME_BY_FORMAT[expected_format],
         width=width,
         height=height,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=hashlib.sha256(clean).hexdigest(),
     )
 
 
@@ -112,7 +117,7 @@ def fit_images_to_body(images: list[CheckedImage], budget_bytes: int) -> list[Ch
         return current
 
     next_step = [0] * len(current)  # index into JPEG_QUALITIES tried next, per image
-    decoded: dict[int, tuple[Image.Image, dict[str, bytes]]] = {}
+    decoded: dict[int, Image.Image] = {}
     try:
         while _total_encoded(current) > budget_bytes:
             candidates = [i for i in range(len(current)) if next_step[i] < len(JPEG_QUALITIES)]
@@ -127,7 +132,7 @@ def fit_images_to_body(images: list[CheckedImage], budget_bytes: int) -> list[Ch
             next_step[index] += 1
             if index not in decoded:
                 decoded[index] = _flatten_for_jpeg(images[index].data)
-            data = _encode_jpeg(*decoded[index], quality)
+            data = _encode_jpeg(decoded[index], quality)
             # A small PNG can grow as JPEG; only ever swap in something smaller.
             if len(data) < len(current[index].data):
                 original = images[index]
@@ -143,7 +148,7 @@ def fit_images_to_body(images: list[CheckedImage], budget_bytes: int) -> list[Ch
                     sha256=hashlib.sha256(data).hexdigest(),
                 )
     finally:
-        for image, _ in decoded.values():
+        for image in decoded.values():
             image.close()
     return current
 
@@ -216,12 +221,15 @@ def _describe_other_kind(data: bytes) -> str:
     return "not a PNG or JPEG image"
 
 
-def _decode_dimensions(option: str, data: bytes, expected_format: str) -> tuple[int, int]:
-    """Read the size from the header, refuse bombs, then decode fully so a truncated or corrupt file is caught."""
-    width = height = 0  # unknown until the header is read
-    unreadable = RequestValidationError(
+def _unreadable(option: str) -> RequestValidationError:
+    return RequestValidationError(
         option, f"`{option}` could not be read as a PNG or JPEG image (the file looks damaged); attach it again."
     )
+
+
+def _check_header(option: str, data: bytes, expected_format: str) -> None:
+    """Read the size from the header and refuse bombs before anything decodes the pixels."""
+    width = height = 0  # unknown until the header is read
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its own limit; a warning here is a bomb all the same.
@@ -231,20 +239,68 @@ def _decode_dimensions(option: str, data: bytes, expected_format: str) -> tuple[
                 if width * height > MAX_PIXELS:
                     raise _too_many_pixels(option, width, height)
                 image.verify()
-            # verify() leaves the image unusable and does not decode the pixel data; load() does.
-            with Image.open(io.BytesIO(data), formats=[expected_format]) as image:
-                if expected_format == "JPEG":
-                    # Draft decoding reads every entropy-coded byte at 1/8 scale: truncation still fails, cheaply.
-                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                image.load()
     except RequestValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(option, width, height) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
+        log.debug("could not read the header of %s: %r", option, error)
+        raise _unreadable(option) from None
+
+
+def _without_metadata(option: str, data: bytes, expected_format: str) -> tuple[bytes, int, int]:
+    """Decode every pixel (a truncated or corrupt file fails here) and encode them again with nothing else.
+
+    Re-encoding, rather than cutting metadata segments out, also drops what a segment parser could miss: unknown
+    chunks, comments, and data hidden after the image's end. The EXIF orientation is applied first, so the
+    picture stays the right way up once the tag that said how to turn it is gone. JPEG keeps its own
+    quantisation tables and chroma subsampling, so quality is what the member sent; PNG is lossless anyway.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[expected_format]) as original:
+                original.load()
+                options: dict[str, object] = {}
+                if expected_format == "JPEG":
+                    assert isinstance(original, JpegImagePlugin.JpegImageFile)
+                    options["qtables"] = original.quantization
+                    sampling = JpegImagePlugin.get_sampling(original)
+                    if sampling >= 0:
+                        options["subsampling"] = sampling
+                profile = original.info.get("icc_profile")
+                upright = ImageOps.exif_transpose(original)
+            with upright:
+                pixels = _in_srgb(upright, profile) if isinstance(profile, bytes) and profile else upright
+                # Pillow writes some of `info` back on save (a JPEG's comment); keep only what draws the pixels.
+                transparency = pixels.info.get("transparency")
+                pixels.info = {} if transparency is None else {"transparency": transparency}
+                out = io.BytesIO()
+                pixels.save(out, format=expected_format, **options)
+                return out.getvalue(), pixels.width, pixels.height
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels(option, 0, 0) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
         log.debug("could not decode %s: %r", option, error)
-        raise unreadable from None
-    return width, height
+        raise _unreadable(option) from None
+
+
+def _in_srgb(image: Image.Image, profile: bytes) -> Image.Image:
+    """The pixels converted from their embedded colour profile to sRGB, so dropping the profile keeps the colours.
+
+    A profile is metadata too (it can name the device), and models read pixels as sRGB anyway. A profile lcms
+    can't use, or a mode it can't convert, leaves the pixels as they are.
+    """
+    if image.mode not in ("RGB", "RGBA"):
+        return image
+    try:
+        converted = ImageCms.profileToProfile(
+            image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), outputMode=image.mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as error:
+        log.debug("colour profile not applied (%r); keeping the pixels as they are", error)
+        return image
+    return converted if converted is not None else image
 
 
 def _too_many_pixels(option: str, width: int, height: int) -> RequestValidationError:
@@ -261,28 +317,27 @@ def _ratio_text(width: int, height: int) -> str:
     return f"1:{height / width:.2f}"
 
 
-def _flatten_for_jpeg(data: bytes) -> tuple[Image.Image, dict[str, bytes]]:
+def _flatten_for_jpeg(data: bytes) -> Image.Image:
     """Decode to a mode JPEG can hold (transparency flattened on white, as it would be displayed).
 
-    Also returns the EXIF (orientation) and colour profile to carry over, so the re-encoded image looks the same.
+    `data` is a checked image: upright, in sRGB and without metadata, so nothing but the pixels needs carrying over.
     """
     with Image.open(io.BytesIO(data)) as image:
         image.load()
-        extra = {key: image.info[key] for key in ("exif", "icc_profile") if isinstance(image.info.get(key), bytes)}
         has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
         if has_alpha:
             with image.convert("RGBA") as rgba:
                 flat = Image.new("RGB", rgba.size, (255, 255, 255))
                 flat.paste(rgba, mask=rgba.getchannel("A"))
-            return flat, extra
+            return flat
         if image.mode in ("RGB", "L"):
-            return image.copy(), extra
-        return image.convert("RGB"), extra
+            return image.copy()
+        return image.convert("RGB")
 
 
-def _encode_jpeg(image: Image.Image, extra: dict[str, bytes], quality: int) -> bytes:
+def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality, optimize=True, **extra)
+    image.save(out, format="JPEG", quality=quality, optimize=True)
     return out.getvalue()
 
 

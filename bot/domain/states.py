@@ -38,6 +38,13 @@ class FailureKind(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"  # the gateway serves the model nowhere now (model_not_found)
     MODEL_MISCONFIGURED = "model_misconfigured"  # the model table can't express this request (or lost the model)
     NO_VIDEO = "no_video"  # the API reported success but its video can't be fetched
+    NOT_A_VIDEO = "not_a_video"  # the result URL served something that is not a video
+    SUBMIT_DEADLINE = "submit_deadline"  # the API would not take the request before its deadline
+    DELIVERY_BLOCKED = "delivery_blocked"  # Discord kept refusing the clip (permission, outage) past the wait
+    DELIVERY_REFUSED = "delivery_refused"  # Discord refused the clip in every form (file, link, DM)
+    PAUSED = "paused"  # the moderators paused generation before it was sent to the API
+    BANNED = "banned"  # its requester was banned before it was sent to the API
+    CANCELLED = "cancelled"  # its requester (or a moderator, in decided_by) cancelled it before it was sent
 
 
 ACTIVE_STATES = frozenset(
@@ -49,6 +56,10 @@ ACTIVE_STATES = frozenset(
         RenderState.RENDERING,
     }
 )
+# Renders at the API (or being sent there): what MAX_RENDERS_AT_API counts, across every process.
+AT_API_STATES = frozenset({RenderState.SUBMITTING, RenderState.QUEUED, RenderState.RENDERING})
+# Renders not sent yet: a member (or moderator) may still cancel them, and nothing reaches the API.
+WAITING_STATES = frozenset({RenderState.ACCEPTED, RenderState.AWAITING_APPROVAL})
 # Renders whose credits are spent or held; FAILED and DENIED are refunded.
 CHARGED_STATES = ACTIVE_STATES | {RenderState.SUCCEEDED, RenderState.DELIVERED}
 TERMINAL_STATES = frozenset({RenderState.DELIVERED, RenderState.FAILED, RenderState.DENIED})

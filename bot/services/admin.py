@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
+from bot.clock import utc_now
 from bot.domain.errors import RequestValidationError
 from bot.domain.models import ModelSpec, ModelTable
 from bot.domain.quota import as_utc, is_exempt, member_daily_limit, next_reset
@@ -26,8 +27,8 @@ from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
 from bot.domain.render import RenderRecord
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
 from bot.domain.settings_catalog import SETTINGS, Scope
+from bot.domain.states import FailureKind
 from bot.domain.validation import MAX_DURATION, MAX_NEGATIVE_PROMPT_CHARS, MIN_DURATION
-from bot.services.tracker import utc_now
 from bot.storage.config import AuditEntry, GuildConfigRepository
 from bot.storage.renders import RenderRepository
 
@@ -64,6 +65,18 @@ class QuotaSource(StrEnum):
     MEMBER = "member"
     ROLE = "role"
     DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What a pause or a ban did: the setting's change, and the renders not yet sent to the API it refunded."""
+
+    change: Change
+    refunded: list[RenderRecord]
+
+    @property
+    def refunded_credits(self) -> int:
+        return sum(render.cost for render in self.refunded)
 
 
 @dataclass(frozen=True)
@@ -187,13 +200,16 @@ class AdminService:
         models: ModelTable,
         default_model: str,
         now: Callable[[], datetime] = utc_now,
+        wake_tracker: Callable[[], None] = lambda: None,
     ) -> None:
-        """`models` is the bot's table and `default_model` its DEFAULT_MODEL."""
+        """`models` is the bot's table and `default_model` its DEFAULT_MODEL; `wake_tracker` has renders a pause or
+        a ban refunded shown at once."""
         self._config = config
         self._renders = renders
         self._models = models
         self._default_model = default_model
         self._now = now
+        self._wake_tracker = wake_tracker
 
     # ---- quotas ------------------------------------------------------------------------------------------
 
@@ -330,11 +346,15 @@ class AdminService:
             await self._config.update_limits(guild_id, actor_id=actor_id, exempt_role_ids=after)
         return Change("exempt_role_ids", before, after)
 
-    async def ban(self, guild_id: int, user_id: int, reason: str | None, *, actor_id: int) -> Change:
+    async def ban(self, guild_id: int, user_id: int, reason: str | None, *, actor_id: int) -> Stopped:
+        """Ban a member from generating here; their renders not sent to the API yet are refunded (those already
+        sent can't be called back: they finish)."""
         before = user_id in (await self._config.rules(guild_id)).banned_user_ids
         await self._config.ban(guild_id, user_id, reason, actor_id=actor_id)
         log.info("guild %s: member %s banned from generating by %s", guild_id, user_id, actor_id)
-        return Change("banned", before, True)
+        # After the ban is written: a request reserved from here on is refused, so none can slip in behind this.
+        refunded = await self._refund_unsent(guild_id, FailureKind.BANNED, user_id=user_id)
+        return Stopped(Change("banned", before, True), refunded)
 
     async def unban(self, guild_id: int, user_id: int, *, actor_id: int) -> Change:
         before = user_id in (await self._config.rules(guild_id)).banned_user_ids
@@ -343,13 +363,31 @@ class AdminService:
             log.info("guild %s: member %s unbanned by %s", guild_id, user_id, actor_id)
         return Change("banned", before, False)
 
-    async def set_paused(self, guild_id: int, paused: bool, *, actor_id: int) -> Change:
-        """The kill switch. Renders already accepted finish; only new requests are refused."""
+    async def set_paused(self, guild_id: int, paused: bool, *, actor_id: int) -> Stopped:
+        """The kill switch. New requests are refused, and renders not sent to the API yet (accepted, or held for
+        approval) are refunded; those already sent can't be called back (the API has no cancel): they finish."""
         before = (await self._config.rules(guild_id)).paused
         if before != paused:
             await self._config.set_paused(guild_id, paused, actor_id=actor_id)
             log.warning("guild %s: generation %s by %s", guild_id, "paused" if paused else "resumed", actor_id)
-        return Change("paused", before, paused)
+        # Even when already paused: a request reserved just before the pause was written is caught this time.
+        refunded = await self._refund_unsent(guild_id, FailureKind.PAUSED) if paused else []
+        return Stopped(Change("paused", before, paused), refunded)
+
+    async def _refund_unsent(
+        self, guild_id: int, kind: FailureKind, *, user_id: int | None = None
+    ) -> list[RenderRecord]:
+        refunded = await self._renders.refund_unsent(guild_id, kind, now=self._now(), user_id=user_id)
+        if refunded:
+            log.warning(
+                "guild %s: %d render(s) not sent yet refunded (%s): %s",
+                guild_id,
+                len(refunded),
+                kind.value,
+                ", ".join(render.id for render in refunded),
+            )
+            self._wake_tracker()
+        return refunded
 
     # ---- channels ----------------------------------------------------------------------------------------
 

@@ -6,13 +6,18 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.clock import utc_now
 from bot.domain.render import RenderRecord
 from bot.domain.states import RenderState
 from bot.services.ports import PublishError, StatusPublisher
-from bot.services.tracker import utc_now
+from bot.storage.config import GuildConfigRepository
 from bot.storage.renders import RenderRepository
 
 log = logging.getLogger(__name__)
+
+
+class GenerationPaused(Exception):
+    """The server is paused: no held request may be approved or declined (nothing was changed)."""
 
 
 class ApprovalService:
@@ -22,8 +27,11 @@ class ApprovalService:
         renders: RenderRepository,
         publisher: StatusPublisher,
         wake_tracker: Callable[[], None],
+        config: GuildConfigRepository | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`config` tells whether a guild is paused (None: approvals never check)."""
+        self._config = config
         self._renders = renders
         self._publisher = publisher
         self._wake_tracker = wake_tracker
@@ -36,8 +44,12 @@ class ApprovalService:
 
         Only takes of `guild_id` (where the moderator pressed) are decided: a crafted button from another guild
         decides nothing. The move is conditional in the database, so two moderators pressing at once decide it
-        only once.
+        only once. Raises `GenerationPaused`, deciding nothing, while the guild is paused: an approval would send a
+        request the kill switch stopped (and a pause refunds held requests anyway).
         """
+        if self._config is not None and (await self._config.rules(guild_id)).paused:
+            log.info("group %s: moderator %s pressed a decision while paused; refused", group_id, moderator_id)
+            raise GenerationPaused()
         target = RenderState.ACCEPTED if approve else RenderState.DENIED
         now = self._now()
         moved: list[RenderRecord] = []

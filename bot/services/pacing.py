@@ -8,6 +8,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from bot.domain.estimates import Estimate
+
 _TOLERANCE = 1e-9
 
 
@@ -26,6 +28,44 @@ def poll_delay(age_seconds: float, base_interval: float) -> float:
     else:
         factor = 6.0
     return min(base_interval * factor, max(base_interval, 120.0))
+
+
+# The first status call comes this much before the earliest plausible finish (at least one poll interval): the
+# measured times run late by up to an interval (a render counts as finished when a status call sees it so).
+EARLY_MARGIN = 0.1
+# Past the 90th percentile by this factor a render is probably stuck or unusually long: asked less often.
+FAR_PAST_P90 = 1.5
+VERY_FAR_PAST_P90 = 3.0
+
+
+def expected_poll_delay(
+    elapsed: float,
+    estimate: Estimate | None,
+    poll_interval: float,
+    *,
+    late: float = 0.0,
+    longest: float | None = None,
+) -> float:
+    """Seconds until the next status call of a render submitted `elapsed` seconds ago, by what renders of its
+    kind took: none long before it can be done, one every poll interval once it may be, fewer far past the 90th
+    percentile. No estimate: `poll_delay`. `longest` bounds the first wait (a render never goes unasked longer).
+
+    `late` is how long first status calls have lately left after they were due (waiting for the status-call cap
+    and their turn). The first call is brought forward by as much: a render counts as finished when a call sees
+    it so, and first calls that leave late would record the quickest renders as slower, push the next first
+    calls later still, and so on, while the cap goes unused.
+    """
+    if estimate is None:
+        return poll_delay(elapsed, poll_interval)
+    first = estimate.low - max(poll_interval, EARLY_MARGIN * estimate.low) - max(0.0, late)
+    if elapsed < first:
+        wait = first - elapsed
+        return min(wait, longest) if longest is not None else wait
+    if elapsed < estimate.p90 * FAR_PAST_P90:
+        return poll_interval
+    factor = 2.0 if elapsed < estimate.p90 * VERY_FAR_PAST_P90 else 4.0
+    # Never more often than the age alone would ask: a render hours old is polled as today's schedule polls it.
+    return min(max(poll_interval * factor, poll_delay(elapsed, poll_interval)), max(poll_interval, 120.0))
 
 
 def retry_delay(attempt: int, base: float, cap: float = 300.0) -> float:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -112,12 +113,52 @@ renders = Table(
     _id("approval_message_id"),
     Column("approval_reason", Text),
     _id("decided_by"),
+    # The chat side: the channel is gone (DMs only), or a post is under way (after a crash: look for it first).
+    Column("chat_gone", Boolean, nullable=False, server_default=false()),
+    Column("posting_since", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),  # tries of the step it is at
+    Column("ready_at", UtcDateTime),  # first let out of the bot's queue to the API: the submit deadline's start
+    # Seconds the API was seen working on it, answer to answer: the render timeout counts these, not downtime.
+    Column("api_seconds", Float, nullable=False, server_default=text("0")),
+    Column("last_answer_at", UtcDateTime),
+    # Discord refuses the clip (a missing permission a moderator can give back, or an outage): until when to try.
+    Column("chat_blocked_until", UtcDateTime),
+    Column("chat_blocked_reason", String(16)),
+    Column("requester_told", Boolean, nullable=False, server_default=false()),  # DM'd about the wait once
+    Column("fallback", String(16)),  # how far down the delivery fallbacks a permanent refusal took it
+    # Continue: the clip this one continues, and its place in the chain (1: the first clip, then parent's + 1).
+    Column("parent_id", String(32)),
+    Column("chain_position", Integer),
+    # Place in the bot's own queue (1: next when a slot frees) while it waits for one; NULL otherwise.
+    Column("queue_place", Integer),
     Index(None, "closed", "next_poll_at"),
+    Index(None, "guild_id", "created_at", "id"),  # /video history, newest first, paged
+    Index(None, "finished_at"),  # estimates read the renders finished last
     Index(None, "guild_id", "created_day"),
     Index(None, "guild_id", "user_id", "created_day"),
     Index(None, "guild_id", "created_month"),
     Index(None, "task_id"),
     Index(None, "group_id"),
+    Index(None, "state"),  # the bot's queue: renders at the API, renders waiting for a slot
+    Index(None, "ready_at"),  # the bot's queue: renders started while others waited
+)
+
+# What the takes of one request (a group: takes, or the models of a compare) share in the chat beyond their renders'
+# rows: the one result message holding every clip (created once), and who may edit the group's messages right now
+# (Discord keeps no version, so two processes editing one message at once would each drop the other's change).
+render_groups = Table(
+    "render_groups",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    _id("gallery_message_id"),
+    Column("gallery_shown", String(64)),  # fingerprint of the takes' outcomes the result message shows
+    Column("removed", Text),  # JSON list of render ids a member deleted from the result message
+    Column("card_owner", String(128)),
+    Column("card_until", UtcDateTime),
+    Column("gallery_owner", String(128)),
+    Column("gallery_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 images = Table(

@@ -1,7 +1,8 @@
 """The ModelStream video API client: create a task, read its status, stream its video to a file.
 
 The aiohttp session, `sleep` and `rand` are injected so retries can be tested without waiting. The key is
-sent only to the API's own origin and scrubbed from every response body before an error is built from it.
+sent only to the API's own origin and scrubbed from every response body before anything is built from it.
+Every attempt is counted in `bot.metrics.API_CALLS` by call and outcome.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from bot.metrics import API_CALLS
+from bot.videoapi.download import MAX_ERROR_BODY, DownloadLimits, VideoFetch, origin_of, read_limited
 from bot.videoapi.errors import (
-    ApiConnectionError,
-    ApiTimeout,
-    DownloadTooLarge,
     UnexpectedResponse,
+    UnsafeVideoUrl,
     VideoApiError,
-    error_from_file_host,
+    cap_retry_after,
     error_from_response,
+    error_kind,
+    transport_error,
 )
 from bot.videoapi.payload import encode_payload
 from bot.videoapi.retry import RetryPolicy, backoff_delay, is_retryable
@@ -36,11 +39,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_CHUNK = 256 * 1024
-_MAX_REDIRECTS = 5
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# How much of an error body is read; enough for any JSON envelope, bounded for a misbehaving server.
-_MAX_ERROR_BODY = 64 * 1024
 _REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 _REDACTED = b"[redacted]"
 
@@ -74,10 +72,10 @@ class VideoApiClient:
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         rand: Callable[[], float] = random.random,
+        download_limits: DownloadLimits = DownloadLimits(),  # noqa: B008 - frozen dataclass, safe as a default
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
-        self._origin = _origin(URL(self._base))
         self._api_key = api_key
         self._policy = policy
         self._sleep = sleep
@@ -85,8 +83,16 @@ class VideoApiClient:
         connect = min(connect_timeout, timeout)
         # A separate connect timeout tells "never sent" (safe to repeat a create) from "no answer".
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect)
-        # A large video takes longer than any sane total; only a stalled read is an error.
-        self._download_timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=timeout)
+        self._download_limits = download_limits
+        # The download's own deadline and minimum rate bound the whole transfer; aiohttp only catches a dead read.
+        self._fetch = VideoFetch(
+            session,
+            api_origin=origin_of(URL(self._base)),
+            api_headers={"Authorization": f"Bearer {api_key}"},
+            scrub=self._scrub,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=timeout),
+            limits=download_limits,
+        )
 
     def __repr__(self) -> str:
         return f"VideoApiClient(base_url={self._base!r})"
@@ -99,18 +105,19 @@ class VideoApiClient:
         """
         body = encode_payload(payload)
 
-        async def attempt() -> _Answer:
-            return await self._call("POST", "/v1/video/generations", body=body)
+        async def attempt() -> CreatedTask:
+            answer = await self._call("POST", "/v1/video/generations", body=body)
+            request_id = answer.headers.get(_REQUEST_ID_HEADER)
+            task_id = _task_id(_json(answer))
+            if task_id is None:
+                raise UnexpectedResponse(
+                    "The video API accepted the request but returned no task id", request_id=request_id
+                )
+            return CreatedTask(task_id=task_id, request_id=request_id)
 
-        answer = await self._retrying(attempt, create=True, what="create", max_attempts=max_attempts)
-        request_id = answer.headers.get(_REQUEST_ID_HEADER)
-        task_id = _task_id(_json(answer))
-        if task_id is None:
-            raise UnexpectedResponse(
-                "The video API accepted the request but returned no task id", request_id=request_id
-            )
-        log.info("Video task %s created (request id %s)", task_id, request_id)
-        return CreatedTask(task_id=task_id, request_id=request_id)
+        created = await self._retrying(attempt, call="create", create=True, what="create", max_attempts=max_attempts)
+        log.info("Video task %s created (request id %s)", created.task_id, created.request_id)
+        return created
 
     async def status(
         self, task_id: str, *, video_path: str | None = None, max_attempts: int | None = None
@@ -121,29 +128,56 @@ class VideoApiClient:
         cap on calls per second, and it retries on its own schedule.
         """
 
-        async def attempt() -> _Answer:
-            return await self._call("GET", f"/v1/video/generations/{_segment(task_id)}", task_lookup=True)
+        async def attempt() -> TaskStatus:
+            answer = await self._call("GET", f"/v1/video/generations/{_segment(task_id)}", task_lookup=True)
+            log.debug("Video task %s status body: %.500r", task_id, answer.body)
+            return parse_status(_json(answer), video_path)
 
-        answer = await self._retrying(
-            attempt, create=False, what=f"status of task {task_id}", max_attempts=max_attempts
+        status = await self._retrying(
+            attempt, call="status", create=False, what=f"status of task {task_id}", max_attempts=max_attempts
         )
-        log.debug("Video task %s status body: %.500r", task_id, answer.body)
-        status = parse_status(_json(answer), video_path)
         log.debug("Video task %s is %s (%s)", task_id, status.phase, status.raw_status)
         return status
 
-    async def download(self, task_id: str, url: str | None, dest: Path, *, max_bytes: int | None = None) -> int:
+    async def download(
+        self,
+        task_id: str,
+        url: str | None,
+        dest: Path,
+        *,
+        max_bytes: int | None = None,
+        max_attempts: int | None = None,
+    ) -> int:
         """Stream the task's video to `dest` and return its size in bytes.
 
-        `url` is the result URL from the status (None: the gateway's `/v1/videos/{id}/content`). Raises
-        `DownloadTooLarge` beyond `max_bytes`; on any failure no partial file is left behind.
+        `url` is the result URL from the status (None: the gateway's `/v1/videos/{id}/content`); it is untrusted
+        (see `bot.videoapi.download`). Raises `DownloadTooLarge` beyond `max_bytes`, `NotAVideo` (and its
+        `UnsafeVideoUrl`) when the body is no video or the URL is not one to fetch, `DownloadStalled` when it
+        comes too slowly or not within the deadline (retries included). On any failure no partial file is left.
+        `max_attempts` overrides the policy: 1 lets the caller retry on its own schedule, outside its slots.
         """
-        target = URL(url) if url else URL(f"{self._base}/v1/videos/{_segment(task_id)}/content", encoded=True)
+        call = "download" if url else "content"
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + self._download_limits.deadline
 
         async def attempt() -> int:
-            return await self._download_once(task_id, target, dest, max_bytes)
+            if url:
+                try:
+                    target = URL(url)
+                except ValueError:
+                    raise UnsafeVideoUrl("The video URL is not a URL") from None
+            else:
+                target = URL(f"{self._base}/v1/videos/{_segment(task_id)}/content", encoded=True)
+            return await self._fetch(target, dest, max_bytes=max_bytes, deadline_at=deadline_at)
 
-        size = await self._retrying(attempt, create=False, what=f"download of task {task_id}")
+        size = await self._retrying(
+            attempt,
+            call=call,
+            create=False,
+            what=f"download of task {task_id}",
+            max_attempts=max_attempts,
+            deadline_at=deadline_at,
+        )
         log.info("Video task %s downloaded: %d bytes", task_id, size)
         return size
 
@@ -155,34 +189,48 @@ class VideoApiClient:
     async def list_models(self) -> list[str]:
         """The ids of the models this key may use (`GET /v1/models`, OpenAI's list shape)."""
 
-        async def attempt() -> _Answer:
-            return await self._call("GET", "/v1/models")
+        async def attempt() -> list[str]:
+            answer = await self._call("GET", "/v1/models")
+            body = _json(answer)
+            entries = body.get("data") if isinstance(body, Mapping) else None
+            if not isinstance(entries, list):
+                raise UnexpectedResponse("The video API's model list has no `data` list", status=answer.status)
+            return [
+                entry["id"].strip()
+                for entry in entries
+                if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) and entry["id"].strip()
+            ]
 
-        answer = await self._retrying(attempt, create=False, what="model list")
-        body = _json(answer)
-        entries = body.get("data") if isinstance(body, Mapping) else None
-        if not isinstance(entries, list):
-            raise UnexpectedResponse("The video API's model list has no `data` list", status=answer.status)
-        return [
-            entry["id"].strip()
-            for entry in entries
-            if isinstance(entry, Mapping) and isinstance(entry.get("id"), str) and entry["id"].strip()
-        ]
+        return await self._retrying(attempt, call="models", create=False, what="model list")
 
     async def _retrying(
-        self, operation: Callable[[], Awaitable[T]], *, create: bool, what: str, max_attempts: int | None = None
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        call: str,
+        create: bool,
+        what: str,
+        max_attempts: int | None = None,
+        deadline_at: float | None = None,
     ) -> T:
+        """Run `operation` until it succeeds, fails for good, runs out of attempts or would pass `deadline_at`
+        (event-loop time); each attempt is counted under `call` in API_CALLS."""
         limit = max_attempts if max_attempts is not None else self._policy.max_attempts
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await operation()
+                result = await operation()
             except VideoApiError as error:
+                API_CALLS.labels(call, error_kind(error)).inc()
+                cap_retry_after(error, self._policy.max_retry_after)
                 if attempt >= limit or not is_retryable(error, create=create):
                     log.warning("Video API %s failed: %s (%s)", what, _describe(error), error)
                     raise
                 delay = backoff_delay(attempt, self._policy, getattr(error, "retry_after", None), self._rand)
+                if deadline_at is not None and asyncio.get_running_loop().time() + delay >= deadline_at:
+                    log.warning("Video API %s failed: %s (%s); no time left to retry", what, _describe(error), error)
+                    raise
                 log.warning(
                     "Video API %s failed: %s; retry %d/%d in %.1f s",
                     what,
@@ -192,6 +240,13 @@ class VideoApiClient:
                     delay,
                 )
                 await self._sleep(delay)
+            except Exception as error:
+                # Not the API's doing (a local disk error, a bug), but the call still failed: counted, not retried.
+                API_CALLS.labels(call, error_kind(error)).inc()
+                raise
+            else:
+                API_CALLS.labels(call, "ok").inc()
+                return result
 
     async def _call(self, method: str, path: str, *, body: bytes | None = None, task_lookup: bool = False) -> _Answer:
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
@@ -210,94 +265,20 @@ class VideoApiClient:
                 if 200 <= response.status < 300:
                     data = await response.read()
                 else:
-                    data = await _read_limited(response, _MAX_ERROR_BODY)
-                answer = _Answer(response.status, data, response.headers)
+                    data = await read_limited(response, MAX_ERROR_BODY)
+                # Scrubbed whatever the status: a task's failure reason is shown to members and stored.
+                answer = _Answer(response.status, self._scrub(data), response.headers)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _transport_error(exc) from exc
+            raise transport_error(exc) from exc
         if not 200 <= answer.status < 300:
-            raise error_from_response(answer.status, self._scrub(answer.body), answer.headers, task_lookup=task_lookup)
+            raise error_from_response(answer.status, answer.body, answer.headers, task_lookup=task_lookup)
         return answer
-
-    async def _download_once(self, task_id: str, url: URL, dest: Path, max_bytes: int | None) -> int:
-        part = dest.with_name(dest.name + ".part")
-        try:
-            for _ in range(_MAX_REDIRECTS + 1):
-                own = _origin(url) == self._origin
-                headers = {"Authorization": f"Bearer {self._api_key}"} if own else {}
-                async with self._session.get(
-                    url, headers=headers, timeout=self._download_timeout, allow_redirects=False
-                ) as response:
-                    location = response.headers.get("Location")
-                    if response.status in _REDIRECTS and location:
-                        # Followed by hand so the key is decided per hop, by that hop's origin.
-                        url = url.join(URL(location))
-                        continue
-                    if not 200 <= response.status < 300:
-                        body = await _read_limited(response, _MAX_ERROR_BODY)
-                        if own:
-                            raise error_from_response(
-                                response.status, self._scrub(body), response.headers, task_lookup=True
-                            )
-                        raise error_from_file_host(response.status, response.headers)
-                    size = await _stream_to(response, part, max_bytes)
-                await asyncio.to_thread(part.replace, dest)
-                return size
-            raise UnexpectedResponse("The video URL redirected too many times")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # Local file errors (OSError) are not the API's fault and pass through as they are.
-            await asyncio.to_thread(part.unlink, missing_ok=True)
-            raise _transport_error(exc) from exc
-        except BaseException:
-            await asyncio.to_thread(part.unlink, missing_ok=True)
-            raise
 
     def _scrub(self, body: bytes) -> bytes:
         # A gateway may echo the token it refused; it must not reach a message, a log line or a member.
         if not self._api_key:
             return body
         return body.replace(self._api_key.encode("utf-8"), _REDACTED)
-
-
-async def _stream_to(response: aiohttp.ClientResponse, part: Path, max_bytes: int | None) -> int:
-    declared = response.content_length
-    if max_bytes is not None and declared is not None and declared > max_bytes:
-        raise DownloadTooLarge(
-            f"The video is too large ({declared} bytes, limit {max_bytes})", limit=max_bytes, size=declared
-        )
-    written = 0
-    handle = await asyncio.to_thread(part.open, "wb")
-    try:
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            written += len(chunk)
-            if max_bytes is not None and written > max_bytes:
-                raise DownloadTooLarge(f"The video is too large (over {max_bytes} bytes)", limit=max_bytes, size=None)
-            await asyncio.to_thread(handle.write, chunk)
-    finally:
-        await asyncio.to_thread(handle.close)
-    return written
-
-
-async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """Up to `limit` bytes of the body; `content.read(n)` alone may stop at the first network chunk."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.content.iter_chunked(8192):
-        chunks.append(chunk)
-        total += len(chunk)
-        if total >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
-def _transport_error(exc: BaseException) -> VideoApiError:
-    # Order matters: the connect-phase classes are subclasses of the generic ones below them.
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ApiTimeout("Timed out connecting to the video API", reached=False)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return ApiConnectionError("Could not connect to the video API", reached=False)
-    if isinstance(exc, TimeoutError):
-        return ApiTimeout("The video API did not answer in time", reached=True)
-    return ApiConnectionError("The connection to the video API broke", reached=True)
 
 
 def _json(answer: _Answer) -> object:
@@ -334,10 +315,6 @@ def _task_id(body: object) -> str | None:
 
 def _segment(task_id: str) -> str:
     return quote(task_id, safe="")
-
-
-def _origin(url: URL) -> tuple[str, str, int | None]:
-    return (url.scheme.lower(), (url.host or "").lower(), url.port)
 
 
 def _describe(error: VideoApiError) -> str:

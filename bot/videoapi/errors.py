@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
+
 # The longest message kept; Kling error strings and HTML error pages can be long.
 _MAX_MESSAGE = 300
 # New API appends this to middleware messages; it belongs in request_id, not in what a member reads.
@@ -133,6 +135,36 @@ class DownloadTooLarge(VideoApiError):
         self.size = size
 
 
+class NotAVideo(VideoApiError):
+    """The result is not a video we may post: the body is no video container (an HTML page, an image, nothing)
+    whatever its Content-Type said. Not retried: the same URL gives the same body."""
+
+
+class UnsafeVideoUrl(NotAVideo):
+    """The result URL, or a redirect it led to, is not http(s), or the redirects went on too long."""
+
+
+class DownloadStalled(VideoApiError):
+    """The video came too slowly (under the minimum rate) or not within the download deadline. Retryable: a
+    congested CDN may do better later, and the caller, not this body, decides how long to keep trying."""
+
+
+def error_kind(error: BaseException) -> str:
+    """A short, closed name for what went wrong, for metrics and logs (never the message, which varies)."""
+    for cls, kind in _KINDS:
+        if isinstance(error, cls):
+            return kind
+    return "error"
+
+
+def cap_retry_after(error: VideoApiError, limit: float) -> VideoApiError:
+    """`error` with its Retry-After no longer than `limit`: whoever reads it (this client, the tracker) waits
+    no longer than the operator allowed, whatever the server asked."""
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        error.retry_after = min(error.retry_after, max(0.0, limit))
+    return error
+
+
 def error_from_response(
     status: int,
     body: bytes,
@@ -180,6 +212,18 @@ def error_from_file_host(status: int, headers: Mapping[str, str]) -> VideoApiErr
     return BadRequest(message, status=status)
 
 
+def transport_error(exc: BaseException) -> VideoApiError:
+    """The error for a failed exchange (no HTTP answer), saying whether the request may have left."""
+    # Order matters: the connect-phase classes are subclasses of the generic ones below them.
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ApiTimeout("Timed out connecting to the video API", reached=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ApiConnectionError("Could not connect to the video API", reached=False)
+    if isinstance(exc, TimeoutError):
+        return ApiTimeout("The video API did not answer in time", reached=True)
+    return ApiConnectionError("The connection to the video API broke", reached=True)
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta seconds or HTTP-date); None when absent or unreadable."""
     if value is None or not value.strip():
@@ -195,6 +239,26 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+# Subclasses before their parents: the first match names the error.
+_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (RateLimited, "rate_limited"),
+    (ModelUnavailable, "model_unavailable"),
+    (ServerError, "server_error"),
+    (ApiTimeout, "timeout"),
+    (ApiConnectionError, "connection"),
+    (NoCredit, "no_credit"),
+    (AuthError, "auth"),
+    (TaskNotFound, "not_found"),
+    (BadRequest, "bad_request"),
+    (UnsafeVideoUrl, "unsafe_url"),
+    (NotAVideo, "not_a_video"),
+    (DownloadTooLarge, "too_large"),
+    (DownloadStalled, "stalled"),
+    (UnexpectedResponse, "unexpected"),
+    (OSError, "local_io"),
+)
 
 
 def _read_envelope(body: bytes) -> tuple[str, str | None, str | None]:

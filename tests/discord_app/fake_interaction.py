@@ -10,6 +10,8 @@ from typing import Any, cast
 
 import discord
 
+from bot.discord_app.context import AppContext, Services, attach_context
+
 GUILD = 1_000_000_000_000_000_001
 OTHER_GUILD = 1_000_000_000_000_000_999
 CHANNEL = 2_000_000_000_000_000_002
@@ -97,9 +99,10 @@ class FakeInteraction:
         self.permissions = discord.Permissions.none()
         self.guild = None  # never loaded: handlers work from ids
         self.filesize_limit = 25 * 1024 * 1024  # what Discord says the bot may upload here
-        self.client = SimpleNamespace(
-            services=SimpleNamespace(renders=FakeRenders(self.recorder, renders, stall=stall))
-        )
+        # What the handlers reach through `context_of`, set on the client as the bot sets its own; tests add to it.
+        self.services = SimpleNamespace(renders=FakeRenders(self.recorder, renders, stall=stall))
+        self.client = SimpleNamespace()
+        attach_context(cast("discord.Client", self.client), AppContext(cast("Services", self.services)))
         self.response = FakeResponse(self.recorder)
         self.followup = FakeFollowup(self.recorder)
 

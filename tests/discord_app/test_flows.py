@@ -15,13 +15,23 @@ from typing import Any, cast
 import pytest
 
 from bot.discord_app import flows
+from bot.discord_app.context import AppContext, Services, context_of
 from bot.discord_app.ui import text, views
 from bot.discord_app.ui.status import describe_settings
 from bot.domain.errors import RequestValidationError
 from bot.domain.images import CheckedImage
 from bot.domain.models import load_model_table
-from bot.domain.request import AspectRatio, AttachmentRef, GenerationMode, QualityMode, VideoRequest
+from bot.domain.request import (
+    AspectRatio,
+    AttachmentRef,
+    GenerationMode,
+    ImageRole,
+    ImageSlot,
+    QualityMode,
+    VideoRequest,
+)
 from bot.services.generation import GenerationService
+from bot.services.intake import Intake
 from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
 from bot.storage.images import ImageStore
@@ -35,15 +45,15 @@ from tests.storage.databases import open_database
 
 
 async def test_images_are_checked_and_fitted_in_one_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[tuple[str, int]] = []
+    threads: list[tuple[str, str]] = []
     real_check, real_fit = flows.check_image, flows.fit_images_to_body
 
     def check(option: str, data: bytes) -> CheckedImage:
-        threads.append(("check", threading.get_ident()))
+        threads.append(("check", threading.current_thread().name))
         return real_check(option, data)
 
     def fit(images: list[CheckedImage], budget: int) -> list[CheckedImage]:
-        threads.append(("fit", threading.get_ident()))
+        threads.append(("fit", threading.current_thread().name))
         return real_fit(images, budget)
 
     async def download(session: object, ref: AttachmentRef) -> bytes:
@@ -54,17 +64,18 @@ async def test_images_are_checked_and_fitted_in_one_worker_thread(monkeypatch: p
     monkeypatch.setattr(flows, "download_attachment", download)
     table = load_model_table()
     generation = SimpleNamespace(model=lambda request: table.get(request.model))
-    bot = SimpleNamespace(
-        services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=20), generation=generation)
+    services = SimpleNamespace(
+        http=None, settings=SimpleNamespace(api_body_limit_mb=20), generation=generation, intake=Intake()
     )
+    context = AppContext(cast(Services, services))
     refs = [AttachmentRef(f"reference_{n}", f"{n}.png", f"http://127.0.0.1/{n}.png", 0, "image/png") for n in (1, 2)]
 
-    images = await flows.checked_images(cast(Any, bot), refs, reference_request("kling-v3"))
+    images = await flows.checked_images(context, refs, reference_request("kling-v3"))
 
     assert [image.option for image in images] == ["reference_1", "reference_2"]
     assert [step for step, _ in threads] == ["check", "check", "fit"]
-    assert len({ident for _, ident in threads}) == 1
-    assert threads[0][1] != threading.get_ident()  # not the event loop's thread
+    assert len({name for _, name in threads}) == 1
+    assert threads[0][1].startswith("images")  # the image threads, not the event loop's nor asyncio's default pool
 
 
 class Handlers:
@@ -183,9 +194,12 @@ async def regenerating(tmp_path: Path) -> AsyncIterator[Callable[[VideoRequest],
                 now=lambda: T0,
                 draw_seed=lambda: DRAWN_SEED,
             )
-            stored = SimpleNamespace(id=RENDER_ID, guild_id=GUILD, user_id=USER, request=request)
+            stored = SimpleNamespace(
+                id=RENDER_ID, guild_id=GUILD, user_id=USER, request=request, parent_id=None, chain_position=None
+            )
             interaction = FakeInteraction({RENDER_ID: stored})
-            interaction.client.services.generation = generation
+            interaction.services.generation = generation
+            interaction.services.intake = Intake()
             return Regenerating(interaction, holds, renders, publisher)
 
         yield build
@@ -230,6 +244,88 @@ async def test_regenerate_sends_the_same_settings_with_a_new_seed_shown_on_the_c
     assert f"seed {DRAWN_SEED}" in describe_settings(post.render.request, load_model_table().get("veo-3.1"))
 
 
+def first_frame_of(request: VideoRequest) -> tuple[VideoRequest, list[AttachmentRef]]:
+    """The request in image mode with one attachment to download, as `/video generate` hands it over."""
+    ref = AttachmentRef("first_frame", "f.png", "http://127.0.0.1/f.png", 0, "image/png")
+    return replace(request, generation_mode=GenerationMode.IMAGE), [ref]
+
+
+async def test_a_third_request_with_images_being_prepared_is_refused_with_nothing_charged(
+    regenerating: Callable[[VideoRequest], Regenerating], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads: list[str] = []
+
+    async def download(session: object, ref: AttachmentRef) -> bytes:
+        downloads.append(ref.option)
+        return image_bytes(640, 360)
+
+    monkeypatch.setattr(flows, "download_attachment", download)
+    setup = regenerating(veo_request())
+    services = setup.interaction.services
+    held = [services.intake.claim(USER), services.intake.claim(USER)]  # two requests of this member downloading
+    request, refs = first_frame_of(veo_request())
+
+    interaction = setup.interaction.as_discord()
+    outcome = await flows.submit(context_of(interaction), interaction, request, refs)
+
+    assert outcome.message == text.TOO_MANY_PREPARING.format(count=2)
+    assert "2 requests with images being prepared" in outcome.message and "nothing was charged" in outcome.message
+    assert outcome.accepted is None
+    assert downloads == []
+    assert await setup.renders.recent(GUILD) == []
+    assert setup.publisher.events == []
+    for slot in held:
+        assert slot is not None
+        with slot:
+            pass
+    assert services.intake.preparing(USER) == 0
+
+
+async def test_the_slot_is_given_back_once_the_request_is_through(
+    regenerating: Callable[[VideoRequest], Regenerating], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def download(session: object, ref: AttachmentRef) -> bytes:
+        return image_bytes(640, 360)
+
+    monkeypatch.setattr(flows, "download_attachment", download)
+    setup = regenerating(veo_request())
+    services = setup.interaction.services
+    services.http, services.settings = None, SimpleNamespace(api_body_limit_mb=32)
+    request, refs = first_frame_of(veo_request())
+
+    interaction = setup.interaction.as_discord()
+    outcome = await flows.submit(context_of(interaction), interaction, request, refs)
+
+    assert outcome.accepted is not None
+    assert services.intake.preparing(USER) == 0
+
+
+async def test_requests_without_attachments_are_never_held_up(
+    regenerating: Callable[[VideoRequest], Regenerating],
+) -> None:
+    setup = regenerating(veo_request())
+    intake = setup.interaction.services.intake
+    held = [intake.claim(USER), intake.claim(USER)]
+    assert None not in held
+
+    shown = await setup.press()
+
+    assert shown[0].startswith("Your video is on its way!")
+
+
+async def test_regenerate_of_a_request_whose_images_are_no_longer_kept_is_refused(
+    regenerating: Callable[[VideoRequest], Regenerating],
+) -> None:
+    purged = ImageSlot(ImageRole.FIRST_FRAME, 1, "d" * 64)
+    setup = regenerating(replace(veo_request(), generation_mode=GenerationMode.IMAGE, images=(purged,)))
+
+    shown = await setup.press()
+
+    assert shown == [text.IMAGES_NOT_KEPT]
+    assert await setup.renders.recent(GUILD) == []
+    assert setup.publisher.events == []
+
+
 def reference_request(model: str) -> VideoRequest:
     return VideoRequest(
         prompt="<<<image_1>>> meets <<<image_2>>>",
@@ -250,17 +346,18 @@ async def test_a_model_wanting_larger_images_refuses_a_small_one_before_anything
     monkeypatch.setattr(flows, "download_attachment", download)
     table = load_model_table()
     generation = SimpleNamespace(model=lambda request: table.get(request.model))
-    bot = SimpleNamespace(
-        services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=32), generation=generation)
+    services = SimpleNamespace(
+        http=None, settings=SimpleNamespace(api_body_limit_mb=32), generation=generation, intake=Intake()
     )
+    context = AppContext(cast(Services, services))
     refs = [AttachmentRef("reference_1", "1.png", "http://127.0.0.1/1.png", 0, "image/png")]
 
     with pytest.raises(RequestValidationError) as refused:
-        await flows.checked_images(cast(Any, bot), refs, reference_request("happyhorse-1.0"))
+        await flows.checked_images(context, refs, reference_request("happyhorse-1.0"))
 
     assert refused.value.option == "reference_1"
     assert "HappyHorse 1.0 needs each side to be at least 400 px" in refused.value.message
-    assert len(await flows.checked_images(cast(Any, bot), refs, reference_request("kling-v3"))) == 1
+    assert len(await flows.checked_images(context, refs, reference_request("kling-v3"))) == 1
 
 
 async def test_a_model_carrying_each_image_twice_gets_half_the_body_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,12 +374,13 @@ async def test_a_model_carrying_each_image_twice_gets_half_the_body_for_them(mon
     monkeypatch.setattr(flows, "download_attachment", download)
     table = load_model_table()
     generation = SimpleNamespace(model=lambda request: table.get(request.model))
-    bot = SimpleNamespace(
-        services=SimpleNamespace(http=None, settings=SimpleNamespace(api_body_limit_mb=32), generation=generation)
+    services = SimpleNamespace(
+        http=None, settings=SimpleNamespace(api_body_limit_mb=32), generation=generation, intake=Intake()
     )
+    context = AppContext(cast(Services, services))
     refs = [AttachmentRef("reference_1", "1.png", "http://127.0.0.1/1.png", 0, "image/png")]
 
-    await flows.checked_images(cast(Any, bot), refs, reference_request("kling-v3"))
-    await flows.checked_images(cast(Any, bot), refs, reference_request("seedance-2.0"))
+    await flows.checked_images(context, refs, reference_request("kling-v3"))
+    await flows.checked_images(context, refs, reference_request("seedance-2.0"))
 
     assert budgets[1] == budgets[0] // 2

@@ -12,7 +12,14 @@ import pytest
 
 from bot.discord_app.publisher import DiscordPublisher, translated
 from bot.domain.models import load_model_table
-from bot.services.ports import PublishUnavailable
+from bot.services.ports import (
+    ChannelGone,
+    MessageGone,
+    MessageRefused,
+    PermissionMissing,
+    PublishUnavailable,
+    UploadTooLarge,
+)
 
 
 async def test_a_connection_dropped_by_discord_is_an_outage() -> None:
@@ -82,3 +89,54 @@ async def test_discord_failing_the_refresh_is_an_outage_the_tracker_waits_out() 
 
     with pytest.raises(PublishUnavailable):
         await publisher_with(http).refresh_attachment_urls([STALE])
+
+
+def discord_error(status: int, code: int) -> discord.HTTPException:
+    response = cast(Any, SimpleNamespace(status=status, reason="x"))
+    body = {"code": code, "message": "from Discord"}
+    if status == 404:
+        return discord.NotFound(response, body)
+    if status == 403:
+        return discord.Forbidden(response, body)
+    if status >= 500:
+        return discord.DiscordServerError(response, body)
+    return discord.HTTPException(response, body)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (404, 10008, MessageGone),  # Unknown Message
+        (404, 10003, ChannelGone),  # Unknown Channel
+        (403, 50013, PermissionMissing),  # Missing Permissions: a moderator can give it back
+        (403, 50001, PermissionMissing),  # Missing Access
+        (403, 160005, MessageRefused),  # the thread is locked
+        (403, 50007, MessageRefused),  # the member's DMs are closed
+        (400, 50035, MessageRefused),  # Invalid Form Body (content too long)
+        (400, 200000, MessageRefused),  # blocked by AutoMod
+        (400, 50083, MessageRefused),  # the thread is archived
+        (413, 40005, UploadTooLarge),
+        (429, 0, PublishUnavailable),  # discord.py gave up waiting out a rate limit
+        (503, 0, PublishUnavailable),
+    ],
+)
+async def test_discord_errors_are_sorted_into_the_kinds_the_services_handle(
+    status: int, code: int, kind: type[Exception]
+) -> None:
+    async def call() -> int:
+        raise discord_error(status, code)
+
+    with pytest.raises(kind) as raised:
+        await translated(call())
+    assert type(raised.value) is kind
+
+
+async def test_missing_access_and_missing_permission_are_told_apart() -> None:
+    async def call(code: int) -> int:
+        raise discord_error(403, code)
+
+    with pytest.raises(PermissionMissing) as access:
+        await translated(call(50001))
+    with pytest.raises(PermissionMissing) as permission:
+        await translated(call(50013))
+    assert (access.value.reason, permission.value.reason) == ("access", "permission")

@@ -9,7 +9,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, PngImagePlugin
 
 from bot.domain.errors import RequestValidationError
 from bot.domain.images import (
@@ -164,6 +164,127 @@ def test_decompression_bomb_is_refused(width: int, height: int) -> None:
     assert "megapixels" in error.message
 
 
+# --- metadata ------------------------------------------------------------------------------------------------
+
+# Where the photo was taken, as a phone writes it (degrees, minutes, seconds).
+PARIS = {
+    ExifTags.GPS.GPSLatitudeRef: "N",
+    ExifTags.GPS.GPSLatitude: (48.0, 51.0, 29.6),
+    ExifTags.GPS.GPSLongitudeRef: "E",
+    ExifTags.GPS.GPSLongitude: (2.0, 17.0, 40.2),
+}
+
+
+def halves(width: int, height: int) -> Image.Image:
+    """Red on the left, blue on the right: which way up a picture is shows in its pixels."""
+    picture = Image.new("RGB", (width, height), (0, 0, 255))
+    picture.paste((255, 0, 0), (0, 0, width // 2, height))
+    return picture
+
+
+def phone_jpeg(picture: Image.Image, *, orientation: int = 1, comment: bytes = b"") -> bytes:
+    """A JPEG as a phone camera saves it: maker, GPS position and orientation in its EXIF."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "PhoneCorp"
+    exif[ExifTags.Base.Model] = "Pocket 12"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.IFD.GPSInfo] = PARIS
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", exif=exif, comment=comment, quality=85)
+    return out.getvalue()
+
+
+def metadata_of(data: bytes) -> tuple[dict[int, object], set[str]]:
+    """The EXIF tags and the other info keys Pillow finds in the bytes (JFIF's own fields left out)."""
+    with Image.open(io.BytesIO(data)) as image:
+        exif = dict(image.getexif())
+        keys = {key for key in image.info if not key.startswith("jfif") and key not in ("dpi",)}
+    return exif, keys
+
+
+def test_a_phone_jpeg_carrying_gps_comes_out_without_any_metadata() -> None:
+    data = phone_jpeg(halves(640, 480), comment=b"taken at home")
+    with Image.open(io.BytesIO(data)) as sent:
+        assert sent.getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the position really is in what the member sent
+
+    image = check_image("first_frame", data)
+
+    assert metadata_of(image.data) == ({}, set())
+    for trace in (b"Exif", b"PhoneCorp", b"Pocket 12", b"taken at home"):
+        assert trace not in image.data
+    assert image.sha256 == hashlib.sha256(image.data).hexdigest()
+
+
+def test_a_jpeg_keeps_its_quality_when_its_metadata_goes() -> None:
+    data = phone_jpeg(halves(640, 480))
+
+    image = check_image("first_frame", data)
+
+    with Image.open(io.BytesIO(data)) as sent, Image.open(io.BytesIO(image.data)) as kept:
+        assert isinstance(sent, JpegImagePlugin.JpegImageFile) and isinstance(kept, JpegImagePlugin.JpegImageFile)
+        assert kept.quantization == sent.quantization
+
+
+def test_the_exif_orientation_is_applied_before_it_is_dropped() -> None:
+    # Stored sideways, 640x480, with "rotate 90° clockwise to view" (6): the member saw a 480x640 portrait whose
+    # top half is red.
+    data = phone_jpeg(halves(640, 480), orientation=6)
+
+    image = check_image("first_frame", data)
+
+    assert (image.width, image.height) == (480, 640)
+    with Image.open(io.BytesIO(image.data)) as kept:
+        assert kept.size == (480, 640)
+        top, bottom = kept.convert("RGB").getpixel((240, 100)), kept.convert("RGB").getpixel((240, 540))
+    assert isinstance(top, tuple) and isinstance(bottom, tuple)
+    assert top[0] > 200 and top[2] < 60  # red
+    assert bottom[2] > 200 and bottom[0] < 60  # blue
+
+
+def test_a_png_loses_its_text_exif_and_anything_after_its_end() -> None:
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "Alice Example")
+    text.add_itxt("Location", "12 Example Street")
+    exif = Image.Exif()
+    exif[ExifTags.IFD.GPSInfo] = PARIS
+    out = io.BytesIO()
+    halves(400, 400).save(out, format="PNG", pnginfo=text, exif=exif)
+    data = out.getvalue() + b"hidden bytes after IEND"
+
+    image = check_image("reference_1", data)
+
+    assert metadata_of(image.data) == ({}, set())
+    for trace in (b"Alice Example", b"Example Street", b"eXIf", b"hidden bytes"):
+        assert trace not in image.data
+    with Image.open(io.BytesIO(image.data)) as kept, Image.open(io.BytesIO(data)) as sent:
+        assert kept.tobytes() == sent.tobytes()  # lossless: the same pixels
+
+
+def test_a_colour_profile_is_applied_then_dropped() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    halves(400, 400).save(out, format="PNG", icc_profile=srgb)
+
+    image = check_image("first_frame", out.getvalue())
+
+    assert metadata_of(image.data) == ({}, set())
+    with Image.open(io.BytesIO(image.data)) as kept:
+        left = kept.convert("RGB").getpixel((50, 200))
+    assert isinstance(left, tuple) and left[0] > 250 and left[2] < 5
+
+
+def test_palette_transparency_survives_the_re_encoding() -> None:
+    picture = Image.new("P", (300, 300), 1)
+    picture.putpalette([255, 255, 255, 200, 0, 0] + [0] * 762)
+    out = io.BytesIO()
+    picture.save(out, format="PNG", transparency=1)
+
+    image = check_image("first_frame", out.getvalue())
+
+    with Image.open(io.BytesIO(image.data)) as kept:
+        assert kept.info.get("transparency") == 1
+
+
 # --- fit_images_to_body --------------------------------------------------------------------------------------
 
 
@@ -192,7 +313,8 @@ def test_largest_image_is_reencoded_as_jpeg_with_the_same_dimensions() -> None:
         400,
     )
     assert reencoded.sha256 == hashlib.sha256(reencoded.data).hexdigest() != big.sha256
-    assert check_image("reference_1", reencoded.data) == reencoded
+    again = check_image("reference_1", reencoded.data)
+    assert (again.mime, again.width, again.height) == ("image/jpeg", 500, 400)
 
 
 def test_tighter_budget_lowers_quality_further() -> None:

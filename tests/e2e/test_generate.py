@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     embed_titles,
     eventually,
     image_bytes,
+    is_card,
     replies_to,
     wait_title,
 )
@@ -28,7 +29,7 @@ from tests.fakes.video_api import FakeVideoApi
 
 
 async def status_message(world: World, timeout: float = 10.0) -> FakeMessage:  # noqa: ASYNC109
-    return await world.discord.wait_message(lambda m: bool(m.embeds) and m.reply_to is None, timeout=timeout)
+    return await world.discord.wait_message(lambda m: is_card(m) and m.reply_to is None, timeout=timeout)
 
 
 async def clip_reply(world: World, status: FakeMessage, timeout: float = 20.0) -> FakeMessage:  # noqa: ASYNC109

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.e2e.conftest import API_KEY, World, image_bytes
+from tests.e2e.conftest import API_KEY, BACKENDS, World, bot_database, image_bytes
 from tests.fakes.discord import AttachmentSpec, FakeDiscord
 from tests.fakes.video_api import FakeVideoApi
 
@@ -24,10 +24,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MIB = 1024 * 1024
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    async with FakeDiscord() as discord, FakeVideoApi(api_key=API_KEY) as api:
-        shared = World(discord, api, tmp_path_factory.mktemp("bad-input"))
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
+async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    workdir = tmp_path_factory.mktemp("bad-input")
+    async with (
+        bot_database(request.param, workdir) as database,
+        FakeDiscord() as discord,
+        FakeVideoApi(api_key=API_KEY) as api,
+    ):
+        shared = World(discord, api, workdir, database)
         await shared.start_bot()
         try:
             yield shared

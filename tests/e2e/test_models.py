@@ -15,9 +15,7 @@ test finds its own create call and status message.
 from __future__ import annotations
 
 import base64
-import contextlib
 import secrets
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +23,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.e2e.conftest import API_KEY, World, embed_text, image_bytes, replies_to, wait_title
+from tests.e2e.conftest import (
+    API_KEY,
+    BACKENDS,
+    World,
+    bot_database,
+    embed_text,
+    image_bytes,
+    is_card,
+    replies_to,
+    wait_title,
+)
 from tests.e2e.test_generate import button, components_of
 from tests.fakes.discord import AttachmentSpec, FakeDiscord, FakeInteraction, FakeMessage
 from tests.fakes.video_api import FakeVideoApi, RecordedRequest
@@ -42,11 +50,16 @@ SIZES = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    async with FakeDiscord() as discord, FakeVideoApi(api_key=API_KEY) as api:
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
+async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    workdir = tmp_path_factory.mktemp("models")
+    async with (
+        bot_database(request.param, workdir) as database,
+        FakeDiscord() as discord,
+        FakeVideoApi(api_key=API_KEY) as api,
+    ):
         api.configure(render_polls=1, video_size=20_000)
-        shared = World(discord, api, tmp_path_factory.mktemp("models"))
+        shared = World(discord, api, workdir, database)
         await shared.start_bot(DEFAULT_DAILY_CREDITS="unlimited", MAX_IN_FLIGHT_PER_MEMBER="unlimited")
         try:
             yield shared
@@ -104,7 +117,7 @@ def create_with(world: World, tag: str) -> RecordedRequest | None:
 
 
 def status_with(world: World, tag: str, nth: int = 0) -> FakeMessage | None:
-    found = [m for m in world.channel_messages() if m.embeds and m.reply_to is None and tag in embed_text(m)]
+    found = [m for m in world.channel_messages() if is_card(m) and m.reply_to is None and tag in embed_text(m)]
     return found[nth] if len(found) > nth else None
 
 
@@ -134,9 +147,9 @@ def task_of(world: World, sent: Sent) -> str:
     return next(i for i, task in world.api.tasks.items() if task.request == sent.body)
 
 
-def renders_in_db(world: World) -> int:
-    with contextlib.closing(sqlite3.connect(world.workdir / "bot.db", timeout=10)) as db:
-        return int(db.execute("SELECT COUNT(*) FROM renders").fetchone()[0])
+async def renders_in_db(world: World) -> int:
+    ((count,),) = await world.rows("SELECT COUNT(*) FROM renders")
+    return int(count)
 
 
 # ---- every model, every mode: the create body as a whole ---------------------------------------------------------
@@ -577,7 +590,7 @@ async def test_each_model_and_mode_sends_its_own_body_and_delivers_the_clip(worl
     assert task.ignored == [], "the gateway would have dropped these"
     assert f"Cost: **{case.cost} credits**" in sent.reply
     assert sent.status is not None
-    settings = next(f["value"] for f in sent.status.embeds[0]["fields"] if f["name"] == "Settings")
+    settings = next(line for line in embed_text(sent.status).splitlines() if line.startswith("**Settings:**"))
     for fragment in case.card:
         assert fragment.lower() in settings.lower()
     assert clip.attachments[0].filename.endswith(".mp4")
@@ -637,7 +650,7 @@ UNSUPPORTED: dict[str, tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]] 
 async def test_an_option_the_model_does_not_take_is_refused_without_a_call_or_a_reservation(
     world: World, options: dict[str, Any], attachments: tuple[str, ...], says: tuple[str, ...]
 ) -> None:
-    calls, renders = len(world.api.create_calls), renders_in_db(world)
+    calls, renders = len(world.api.create_calls), await renders_in_db(world)
     prompt = "<<<image_1>>> walks" if "reference_1" in attachments else "a cat on a roof"
 
     sent = await send(world, prompt, attachments, **options)
@@ -647,7 +660,7 @@ async def test_an_option_the_model_does_not_take_is_refused_without_a_call_or_a_
     assert world.discord.callbacks(sent.interaction)[0].ephemeral
     assert "on its way" not in sent.reply
     assert len(world.api.create_calls) == calls
-    assert renders_in_db(world) == renders
+    assert await renders_in_db(world) == renders
     assert status_with(world, sent.tag) is None
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.e2e.conftest import World, embed_text, eventually, replies_to, status_messages, wait_title
+from tests.e2e.conftest import World, embed_text, eventually, is_card, replies_to, status_messages, wait_title
+from tests.e2e.test_generate import components_of
 from tests.fakes.discord import FakeMessage, FakeUser
 
 ADMIN = "videoadmin"
@@ -46,12 +47,9 @@ async def created_body(world: World) -> dict[str, Any]:
 
 
 def buttons(message: FakeMessage) -> dict[str, str]:
-    """Label -> custom_id of the message's buttons."""
+    """Label -> custom_id of the message's buttons (in rows, or inside a V2 card's container)."""
     return {
-        button["label"]: button["custom_id"]
-        for row in message.components
-        for button in row.get("components", [])
-        if "custom_id" in button
+        button["label"]: button["custom_id"] for button in components_of(message.components, 2) if "custom_id" in button
     }
 
 
@@ -65,7 +63,7 @@ async def held_request(world: World) -> tuple[FakeMessage, FakeMessage]:
     await admin(world, "approvals", enabled=True, pro_mode=True, channel=world.discord.mod_channel)
     reply = await generate(world, mode="pro")
     assert "waiting for a moderator's approval" in reply
-    status = await world.discord.wait_message(lambda m: bool(m.embeds))
+    status = await world.discord.wait_message(lambda m: is_card(m))
     approval = await world.discord.wait_message(lambda m: "Approve" in buttons(m), world.discord.mod_channel.id)
     return status, approval
 
@@ -219,7 +217,7 @@ async def test_channel_default_thread_per_request_opens_a_thread_on_the_status_m
 
     await generate(world, prompt="a *storm* over the harbour")
 
-    status = await world.discord.wait_message(lambda m: bool(m.embeds) and m.reply_to is None, timeout=10)
+    status = await world.discord.wait_message(lambda m: is_card(m) and m.reply_to is None, timeout=10)
     (thread,) = await world.discord.wait_for(lambda: world.discord.threads(world.discord.channel_id), timeout=10)
     assert thread.name == "a storm over the harbour"
     assert thread.id == status.id  # a thread started from a message takes the message's id, as on Discord

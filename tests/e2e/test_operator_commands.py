@@ -19,7 +19,8 @@ async def test_check_reports_every_part_ok(world: World) -> None:
     code, output = await run_command(world.env(), world.workdir, "check")
 
     assert code == 0, output
-    for line in ("Settings: OK", "Database: OK (SQLite)", "Discord: OK", "ModelStream: OK", "All checks passed."):
+    database = f"Database: OK ({world.database_name})"
+    for line in ("Settings: OK", database, "Discord: OK", "ModelStream: OK", "All checks passed."):
         assert line in output
     assert API_KEY not in output
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import signal
 
-from tests.e2e.conftest import World, eventually, replies_to, status_messages, wait_title
+from tests.e2e.conftest import World, card_title, eventually, is_card, replies_to, status_messages, wait_title
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.discord import FakeMessage
 
 
 def title(message: FakeMessage) -> str:
-    return str(message.embeds[0].get("title", "")) if message.embeds else ""
+    return card_title(message)
 
 
 def clips(world: World, status: FakeMessage) -> list[FakeMessage]:
@@ -53,7 +53,7 @@ async def test_render_killed_while_its_create_call_was_in_flight_is_not_sent_twi
     world.api.fail_next("create", "hang", seconds=5)
     bot = await world.start_bot()
     await world.slash("generate", options={"prompt": "an unlucky moment"})
-    status = await world.discord.wait_message(lambda m: bool(m.embeds))
+    status = await world.discord.wait_message(lambda m: is_card(m))
     await eventually(world.create_calls, timeout=15)
 
     await crash(bot)
@@ -70,7 +70,7 @@ async def test_clip_posted_just_before_a_sigkill_is_not_posted_again(world: Worl
     world.api.configure(outcome="stuck", video_size=20_000)
     bot = await world.start_bot()
     await world.slash("generate", options={"prompt": "the last second"})
-    status = await world.discord.wait_message(lambda m: bool(m.embeds))
+    status = await world.discord.wait_message(lambda m: is_card(m))
     await wait_title(world, status, "Rendering")
     (task_id,) = world.api.tasks
     world.api.set_script(task_id, outcome="success", render_polls=0)

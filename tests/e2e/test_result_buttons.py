@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import signal
 
-from tests.e2e.conftest import World, embed_text, replies_to, status_messages, wait_title
+from tests.e2e.conftest import World, embed_text, is_card, replies_to, status_messages, wait_title
 from tests.e2e.test_generate import button, components_of
 from tests.fakes.discord import FakeMessage
 
 
 async def delivered_clip(world: World, prompt: str = "a paper boat on a river") -> FakeMessage:
     await world.slash("generate", options={"prompt": prompt})
-    status = await world.discord.wait_message(lambda m: bool(m.embeds) and m.reply_to is None, timeout=10)
+    status = await world.discord.wait_message(lambda m: is_card(m) and m.reply_to is None, timeout=10)
     return await world.discord.wait_for(lambda: next(iter(replies_to(world, status)), None), timeout=20)
 
 
-async def test_result_has_regenerate_remix_and_delete(world: World) -> None:
+async def test_result_has_regenerate_remix_continue_and_delete(world: World) -> None:
     await world.start_bot()
 
     clip = await delivered_clip(world)
 
     labels = [c.get("label") for c in components_of(clip.components, 2)]
-    assert labels == ["Regenerate", "Remix", "Delete"]
+    assert labels == ["Regenerate", "Remix", "Continue", "Delete"]
 
 
 async def test_regenerate_renders_the_same_settings_again_after_a_restart(world: World) -> None:
     bot = await world.start_bot()
     await world.slash("generate", options={"prompt": "a paper boat", "mode": "pro", "duration": 4})
-    status = await world.discord.wait_message(lambda m: bool(m.embeds) and m.reply_to is None, timeout=10)
+    status = await world.discord.wait_message(lambda m: is_card(m) and m.reply_to is None, timeout=10)
     clip = await world.discord.wait_for(lambda: next(iter(replies_to(world, status)), None), timeout=20)
     bot.kill(signal.SIGKILL)
     await world.start_bot()

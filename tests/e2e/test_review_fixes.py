@@ -3,9 +3,6 @@ storyboard sent once and as shown, and Regenerate under a failed status message.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-
 import pytest
 
 from tests.e2e.conftest import World, embed_text, eventually, replies_to, status_messages, wait_title
@@ -25,10 +22,9 @@ UNKNOWN = "I can't find that request any more."
 ELSEWHERE = 1_111_111_111_111_111_111  # a guild id of another server
 
 
-def change_rows(world: World, statement: str, *params: object) -> None:
+async def change_rows(world: World, statement: str, **params: object) -> None:
     """Change the bot's database behind its back (another guild's rows, a corrupted row)."""
-    with contextlib.closing(sqlite3.connect(world.workdir / "bot.db", timeout=10)) as db, db:
-        assert db.execute(statement, params).rowcount > 0
+    assert await world.execute(statement, **params) > 0
 
 
 def render_id_of(message: FakeMessage, label: str) -> str:
@@ -48,7 +44,9 @@ async def delivered_clip(world: World) -> FakeMessage:
 async def test_a_button_naming_another_guilds_render_finds_nothing(world: World, label: str) -> None:
     await world.start_bot()
     clip = await delivered_clip(world)
-    change_rows(world, "UPDATE renders SET guild_id = ? WHERE id = ?", ELSEWHERE, render_id_of(clip, label))
+    await change_rows(
+        world, "UPDATE renders SET guild_id = :g WHERE id = :id", g=ELSEWHERE, id=render_id_of(clip, label)
+    )
 
     pressed = await world.discord.send_component(button(clip, label), clip.id)
 
@@ -60,7 +58,9 @@ async def test_a_button_naming_another_guilds_render_finds_nothing(world: World,
 async def test_remix_of_another_guilds_render_shows_no_prompt_and_renders_nothing(world: World) -> None:
     await world.start_bot()
     clip = await delivered_clip(world)
-    change_rows(world, "UPDATE renders SET guild_id = ? WHERE id = ?", ELSEWHERE, render_id_of(clip, "Remix"))
+    await change_rows(
+        world, "UPDATE renders SET guild_id = :g WHERE id = :id", g=ELSEWHERE, id=render_id_of(clip, "Remix")
+    )
 
     pressed = await world.discord.send_component(button(clip, "Remix"), clip.id)
     await world.discord.wait_callback(pressed)
@@ -78,7 +78,7 @@ async def test_approving_a_request_of_another_guild_decides_nothing(world: World
     await world.start_bot()
     status, approval = await held_request(world)
     group_id = button(approval, "Approve").rsplit(":", 1)[1]
-    change_rows(world, "UPDATE renders SET guild_id = ? WHERE group_id = ?", ELSEWHERE, group_id)
+    await change_rows(world, "UPDATE renders SET guild_id = :g WHERE group_id = :group", g=ELSEWHERE, group=group_id)
 
     reply = await press(world, approval, "Approve", world.discord.moderator)
 
@@ -93,7 +93,8 @@ async def test_approving_a_request_of_another_guild_decides_nothing(world: World
 async def test_a_button_that_fails_tells_the_member_instead_of_thinking_for_ever(world: World) -> None:
     bot = await world.start_bot()
     clip = await delivered_clip(world)
-    change_rows(world, "UPDATE renders SET request_json = '{' WHERE id = ?", render_id_of(clip, "Regenerate"))
+    corrupted = render_id_of(clip, "Regenerate")
+    await change_rows(world, "UPDATE renders SET request_json = '{' WHERE id = :id", id=corrupted)
 
     pressed = await world.discord.send_component(button(clip, "Regenerate"), clip.id)
 

@@ -22,6 +22,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,6 +64,7 @@ from tests.fakes.discord_state import (
     Perm,
     Pings,
     RequestRecord,
+    RouteLimit,
     SnowflakeFactory,
     UploadedFile,
 )
@@ -88,6 +90,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+MESSAGE_ROUTE = "/channels/{channel_id}/messages/{message_id}"
+MESSAGES_ROUTE = "/channels/{channel_id}/messages"
 
 DEFAULT_TOKEN = "fake-discord-bot-token.not-a-secret"
 MIB = 1024 * 1024
@@ -133,6 +138,7 @@ class FakeDiscord:
         self._events: list[Event] = []
         self._waiters: set[asyncio.Future[None]] = set()
         self.requests: list[RequestRecord] = []
+        self.sent_429: Counter[str] = Counter()  # 429s the fake answered, by "METHOD /route template"
         self.command_syncs: list[CommandSync] = []
         self.identifies: list[IdentifyRecord] = []
         self.uploads: list[UploadedFile] = []
@@ -272,6 +278,33 @@ class FakeDiscord:
         self._channels[channel.id] = channel
         self._dispatch_soon("CHANNEL_CREATE", channel_payload(channel))
         return channel
+
+    def add_guild(
+        self, name: str, *, shard: tuple[int, int] | None = None, members: Sequence[FakeUser] = ()
+    ) -> FakeGuild:
+        """Another guild the bot is in: the owner, the bot (with its managed role), `members` (no roles) and one
+        text channel, #general. `shard=(shard_id, shard_count)` gives it an id Discord routes to that shard
+        ((guild_id >> 22) % shard_count). Add guilds before the bot connects: none is announced to a live session."""
+        guild_id = self._ids.next()
+        # Snowflakes follow the clock: within a millisecond or so an id lands on the wanted shard.
+        while shard is not None and (guild_id >> 22) % shard[1] != shard[0]:
+            guild_id = self._ids.next()
+        guild = FakeGuild(id=guild_id, name=name, owner_id=self.owner.id)
+        guild.roles[guild.id] = FakeRole(guild.id, "@everyone", int(DEFAULT_EVERYONE))
+        bot_role = FakeRole(self._ids.next(), "VideoBot", int(BOT_ROLE_PERMISSIONS), position=1, managed=True)
+        guild.roles[bot_role.id] = bot_role
+        joined = time.time() - 30 * 86400
+        for user, roles in [(self.owner, []), (self.bot_user, [bot_role.id]), *((m, []) for m in members)]:
+            guild.members[user.id] = FakeMember(user=user, roles=roles, joined_at=joined)
+        channel = FakeChannel(id=self._ids.next(), name="general", guild_id=guild.id)
+        guild.channels[channel.id] = channel
+        self._channels[channel.id] = channel
+        self.guilds[guild.id] = guild
+        return guild
+
+    def dispatched(self, event: str, *, shard: int) -> list[dict[str, Any]]:
+        """The payloads of `event` (e.g. INTERACTION_CREATE) the gateway gave the sessions of `shard`."""
+        return self._gateway.dispatched(event, shard)
 
     def set_overwrite(
         self, channel: FakeChannel | int, target: FakeUser | FakeRole | int, *, allow: int = 0, deny: int = 0
@@ -643,6 +676,28 @@ class FakeDiscord:
     def clear_faults(self) -> None:
         self._rest.faults.clear()
 
+    def edit_limit(self, per: int = 5, seconds: float = 5.0) -> RouteLimit:
+        """Discord's per-channel limit on editing messages (PATCH /channels/{id}/messages/{mid}): `per` edits in
+        a window of `seconds`. Each answer carries the X-RateLimit-* headers discord.py paces itself by; an edit
+        past the limit gets Discord's 429, changes nothing and is counted in `sent_429`."""
+        return self._limit("PATCH", MESSAGE_ROUTE, per, seconds)
+
+    def post_limit(self, per: int = 5, seconds: float = 5.0) -> RouteLimit:
+        """The same for posting messages (POST /channels/{id}/messages), a bucket of its own, as on Discord."""
+        return self._limit("POST", MESSAGES_ROUTE, per, seconds)
+
+    def lift_limits(self) -> None:
+        """Switch every per-channel limit off again (their windows are forgotten)."""
+        self._rest.limits.clear()
+        self._rest._windows.clear()
+
+    def _limit(self, method: str, route: str, per: int, seconds: float) -> RouteLimit:
+        # Discord's bucket hashes are opaque and the same in every channel: one per method and route here.
+        bucket = hashlib.sha256(f"{method} {route}".encode()).hexdigest()[:32]
+        limit = RouteLimit(method, route, per, seconds, bucket)
+        self._rest.limits[(method, route)] = limit
+        return limit
+
     def set_upload_limit(self, limit: int | None) -> None:
         """Total file bytes per request above which the fake answers 413 (code 40005)."""
         self.upload_limit = limit
@@ -757,6 +812,14 @@ class FakeDiscord:
             and (r.route == route or fnmatch.fnmatchcase(r.path.removeprefix("/api/v10"), route))
         ]
 
+    def count_429(self, route: str | None = None, method: str | None = None) -> int:
+        """429s the fake answered (rate limits and scripted faults alike), for one route template or all."""
+        return sum(
+            n
+            for key, n in self.sent_429.items()
+            if (method is None or key.startswith(method.upper() + " ")) and (route is None or key.endswith(" " + route))
+        )
+
     def commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
         """The currently registered commands (global, or the guild's)."""
         return list(self._commands.get(guild_id, []))
@@ -819,6 +882,9 @@ class FakeDiscord:
     def _add_request(self, record: RequestRecord) -> None:
         self.requests.append(record)
         self._record("request", record)
+
+    def _count_429(self, method: str, route: str) -> None:
+        self.sent_429[f"{method} {route}"] += 1
 
     def _add_upload(self, upload: UploadedFile) -> None:
         self.uploads.append(upload)

@@ -191,6 +191,17 @@ class Gateway:
                 return session
         return None
 
+    def dispatched(self, event: str, shard_id: int) -> list[dict[str, Any]]:
+        """The payloads of `event` dispatched to the sessions of one shard, oldest first (what that shard's
+        process was given, or would be on RESUME)."""
+        return [
+            frame["d"]
+            for session in self.sessions.values()
+            if session.shard[0] == shard_id
+            for frame in session.log
+            if frame["t"] == event
+        ]
+
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None) -> bool:
         """Send a DISPATCH to the bot; False when no session would receive it (event dropped)."""
         session = self.session_for(guild_id)

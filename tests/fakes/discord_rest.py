@@ -5,7 +5,9 @@ that stops working at `ex` (404 "This content is no longer available."), and `PO
 signs them again.
 
 Every request is recorded, then faults the test set up are applied (latency, 429, 5xx, 403...), then the
-handler runs. Uploads are streamed to a spool directory while hashing, so large files never sit in memory.
+per-channel rate limits switched on (`FakeDiscord.edit_limit`, `post_limit`), then the handler runs. A limited
+route answers with Discord's X-RateLimit-* headers, which discord.py paces itself by, and with a 429 past the limit.
+Uploads are streamed to a spool directory while hashing, so large files never sit in memory.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.fakes.discord_components import ComponentError, check, is_v2, resolved, texts
 from tests.fakes.discord_payloads import (
     channel_payload,
     compute_pings,
@@ -40,7 +43,9 @@ from tests.fakes.discord_state import (
     FakeInteraction,
     FakeMessage,
     Perm,
+    RateWindow,
     RequestRecord,
+    RouteLimit,
     UploadedFile,
 )
 
@@ -138,6 +143,8 @@ class RestApi:
         self.fake = fake
         self.spool = spool
         self.faults: list[Fault] = []
+        self.limits: dict[tuple[str, str], RouteLimit] = {}  # (method, route template) -> its per-channel limit
+        self._windows: dict[tuple[str, str, str], RateWindow] = {}  # (method, route, channel id) -> current window
         self._spool_seq = 0
 
     # ---- wiring -------------------------------------------------------------------------------------------
@@ -191,16 +198,28 @@ class RestApi:
         if request.path == "/gateway":
             return await handler(request)
         response: web.StreamResponse
+        limit = self.limits.get((request.method, route.removeprefix(API)))
+        window: RateWindow | None = None
         try:
             fault_response = await self._apply_faults(request, route)
             if fault_response is not None:
                 response = fault_response
             else:
+                if limit is not None:
+                    window = self._take(limit, request)
                 self._check_auth(request, route)
                 response = await handler(request)
+        except RateLimitedError as exc:
+            await _drain(request)
+            response = exc.response()
         except ApiError as exc:
             await _drain(request)
             response = exc.response()
+        if limit is not None and window is not None and response.status != 429:
+            # Discord sends the bucket's state on every answer of a limited route, errors included.
+            response.headers.update(_limit_headers(limit, window))
+        if response.status == 429:
+            self.fake._count_429(request.method, route.removeprefix(API))
         self.fake._add_request(
             RequestRecord(
                 method=request.method,
@@ -228,6 +247,19 @@ class RestApi:
                 return _rate_limited(fault)
             return ApiError(fault.status, fault.code, fault.message).response()
         return None
+
+    def _take(self, limit: RouteLimit, request: web.Request) -> RateWindow:
+        """Count the request in its channel's window (a new one if the last is over), or refuse it: window full."""
+        key = (limit.method, limit.route, request.match_info.get("channel_id", ""))
+        now = time.monotonic()
+        window = self._windows.get(key)
+        if window is None or now >= window.resets:
+            window = self._windows[key] = RateWindow(resets=now + limit.seconds)
+        if window.used >= limit.per:
+            # Refused requests do not count: Discord's window holds only what it let through.
+            raise RateLimitedError(limit, window)
+        window.used += 1
+        return window
 
     def _check_auth(self, request: web.Request, route: str) -> None:
         if not route.startswith(API) or route.startswith((API + "/webhooks", API + "/interactions")):
@@ -476,7 +508,7 @@ class RestApi:
             if not perms & needed or (payload.files and not perms & Perm.ATTACH_FILES):
                 raise ApiError(403, 50013, "Missing Permissions")
         self._check_upload_limit(payload, self.fake.upload_limit)
-        validate_message_body(body, has_files=bool(payload.files), creating=True)
+        validate_message_body(body, has_files=bool(payload.files), creating=True, files=payload.files)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             existing = self.fake._nonce_hit(str(nonce))
@@ -521,7 +553,9 @@ class RestApi:
         if payload.files and attach_denied:
             raise ApiError(403, 50013, "Missing Permissions")
         self._check_upload_limit(payload, self.fake.upload_limit)
-        validate_message_body(payload.json, has_files=bool(payload.files), creating=False)
+        validate_message_body(
+            payload.json, has_files=bool(payload.files), creating=False, files=payload.files, existing=msg
+        )
         self.fake._apply_edit(msg, payload.json, payload.files)
         await self.fake._message_updated(msg)
         return json_response(self.fake._message_json(msg))
@@ -571,7 +605,10 @@ class RestApi:
                 raise ApiError(404, 10062, "Unknown interaction")
             self._check_upload_limit(payload, fake.interaction_upload_limit(inter))
             if kind in (4, 7):
-                validate_message_body(data, has_files=bool(payload.files), creating=kind == 4)
+                edited = fake._messages.get(inter.message_id) if kind == 7 and inter.message_id else None
+                validate_message_body(
+                    data, has_files=bool(payload.files), creating=kind == 4, files=payload.files, existing=edited
+                )
             response = await self._respond(inter, kind, data, payload.files)
         except ApiError as exc:
             status = exc.status
@@ -652,7 +689,7 @@ class RestApi:
         if not inter.responded:
             raise unknown_webhook()
         self._check_upload_limit(payload, fake.interaction_upload_limit(inter))
-        validate_message_body(payload.json, has_files=bool(payload.files), creating=True)
+        validate_message_body(payload.json, has_files=bool(payload.files), creating=True, files=payload.files)
         original = fake._messages.get(inter.original_id) if inter.original_id else None
         if original is not None and original.loading and not original.deleted:
             # Discord turns the first followup after a "thinking" defer into the original response.
@@ -679,7 +716,9 @@ class RestApi:
         msg = self._webhook_message(request, inter)
         payload = await self._payload(request)
         self._check_upload_limit(payload, self.fake.interaction_upload_limit(inter))
-        validate_message_body(payload.json, has_files=bool(payload.files), creating=False)
+        validate_message_body(
+            payload.json, has_files=bool(payload.files), creating=False, files=payload.files, existing=msg
+        )
         self.fake._apply_edit(msg, payload.json, payload.files, clear_loading=True)
         await self.fake._message_updated(msg)
         return json_response(self.fake._message_json(msg))
@@ -690,8 +729,17 @@ class RestApi:
         return web.Response(status=204)
 
 
-def validate_message_body(body: dict[str, Any], *, has_files: bool, creating: bool) -> None:
-    """The subset of Discord's message validation a bot is likely to trip over."""
+def validate_message_body(
+    body: dict[str, Any],
+    *,
+    has_files: bool,
+    creating: bool,
+    files: Sequence[UploadedFile] = (),
+    existing: FakeMessage | None = None,
+) -> None:
+    """The subset of Discord's message validation a bot is likely to trip over (`existing`: the message an edit
+    changes, `files`: the files uploaded with the request)."""
+    _check_layout(body, files, existing)
     content = body.get("content")
     if content is not None and len(str(content)) > 2000:
         raise form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
@@ -722,6 +770,38 @@ def validate_message_body(body: dict[str, Any], *, has_files: bool, creating: bo
         raise ApiError(400, 50006, "Cannot send an empty message")
 
 
+def _check_layout(body: dict[str, Any], files: Sequence[UploadedFile], existing: FakeMessage | None) -> None:
+    """The components' rules (Components V2 above all), on the message as it will be once created or edited."""
+    before = existing.flags if existing is not None else 0
+    asked = body.get("flags")
+    if is_v2(before) and asked is not None and not is_v2(int(asked)):
+        raise form_error(
+            "flags", "MESSAGE_CANNOT_REMOVE_COMPONENTS_V2_FLAG", "The IS_COMPONENTS_V2 flag can't be removed"
+        )
+    v2 = is_v2(before) or is_v2(asked)
+    if v2:
+        content = body.get("content", existing.content if existing is not None else "")
+        embeds = body.get("embeds", existing.embeds if existing is not None else [])
+        if content or embeds or body.get("sticker_ids") or body.get("poll"):
+            raise form_error(
+                "content",
+                "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                "content, embeds, stickers and polls can't be used with the IS_COMPONENTS_V2 flag",
+            )
+    if "components" not in body and not (v2 and ("attachments" in body or files)):
+        return
+    components = body.get("components", existing.components if existing is not None else [])
+    kept = list(existing.attachments) if existing is not None else []
+    if existing is not None and body.get("attachments") is not None:
+        listed = {str(a.get("id")) for a in body["attachments"]}
+        kept = [a for a in kept if str(a.id) in listed]
+    names = [a.filename for a in kept] + [f.filename for f in files]
+    try:
+        check(components or [], v2=v2, attachment_names=names)
+    except ComponentError as error:
+        raise form_error(error.where, "COMPONENT_LAYOUT_INVALID", error.message) from error
+
+
 def _custom_ids(node: Any) -> list[str]:
     if isinstance(node, dict):
         found = [str(node["custom_id"])] if "custom_id" in node else []
@@ -732,20 +812,61 @@ def _custom_ids(node: Any) -> list[str]:
 
 
 def _rate_limited(fault: Fault) -> web.Response:
+    bucket = "fakebucket" + hashlib.sha1(fault.route.encode()).hexdigest()[:8]
+    return too_many_requests(
+        fault.retry_after,
+        limit=5,
+        bucket=bucket,
+        scope="shared" if fault.is_global else "user",
+        is_global=fault.is_global,
+    )
+
+
+class RateLimitedError(Exception):
+    """A request past its channel's limit: it is refused before the handler runs, so nothing changes."""
+
+    def __init__(self, limit: RouteLimit, window: RateWindow) -> None:
+        super().__init__(limit.route)
+        self.limit, self.window = limit, window
+
+    def response(self) -> web.Response:
+        return too_many_requests(_reset_after(self.window), limit=self.limit.per, bucket=self.limit.bucket)
+
+
+def _reset_after(window: RateWindow) -> float:
+    # Rounded up to Discord's millisecond: a client waking at a rounded-down reset would arrive before it.
+    return math.ceil(max(0.0, window.resets - time.monotonic()) * 1000) / 1000
+
+
+def _limit_headers(limit: RouteLimit, window: RateWindow) -> dict[str, str]:
+    reset_after = _reset_after(window)
+    return {
+        "X-RateLimit-Limit": str(limit.per),
+        "X-RateLimit-Remaining": str(max(0, limit.per - window.used)),
+        "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+        "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+        "X-RateLimit-Bucket": limit.bucket,
+    }
+
+
+def too_many_requests(
+    retry_after: float, *, limit: int, bucket: str, scope: str = "user", is_global: bool = False
+) -> web.Response:
+    """Discord's 429: its body and headers (discord.py sleeps `retry_after`, then sends the request again)."""
     headers = {
-        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": f"{time.time() + fault.retry_after:.3f}",
-        "X-RateLimit-Reset-After": f"{fault.retry_after:.3f}",
-        "X-RateLimit-Bucket": "fakebucket" + hashlib.sha1(fault.route.encode()).hexdigest()[:8],
-        "X-RateLimit-Scope": "shared" if fault.is_global else "user",
-        "Retry-After": str(max(1, math.ceil(fault.retry_after))),
+        "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+        "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+        "X-RateLimit-Bucket": bucket,
+        "X-RateLimit-Scope": scope,
+        "Retry-After": str(max(1, math.ceil(retry_after))),
         # discord.py treats a 429 without Via as a Cloudflare ban, so Discord's own header is needed.
         "Via": "1.1 google",
     }
-    if fault.is_global:
+    if is_global:
         headers["X-RateLimit-Global"] = "true"
-    body = {"message": "You are being rate limited.", "retry_after": fault.retry_after, "global": fault.is_global}
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
     return json_response(body, status=429, headers=headers)
 
 
@@ -768,7 +889,9 @@ def message_json_for(fake: FakeDiscord, msg: FakeMessage) -> dict[str, Any]:
         target = fake._messages.get(msg.reply_to)
         if target is not None and not target.deleted:
             referenced = message_payload(target, application_id=fake.application_id)
-    return message_payload(msg, mentions=mentions, referenced=referenced, application_id=fake.application_id)
+    data = message_payload(msg, mentions=mentions, referenced=referenced, application_id=fake.application_id)
+    data["components"] = resolved(msg.components, msg.attachments)
+    return data
 
 
 def build_attachments(
@@ -803,8 +926,12 @@ def _guess_type(filename: str) -> str | None:
 
 
 def pings_for(fake: FakeDiscord, body: dict[str, Any], replied_user_id: int | None) -> Any:
+    # A V2 message has no content: its mentions are in its text displays, and they ping like content does.
+    shown = str(body.get("content") or "")
+    if is_v2(body.get("flags")):
+        shown = "\n".join([shown, *texts(body.get("components") or [])])
     return compute_pings(
-        str(body.get("content") or ""),
+        shown,
         body.get("allowed_mentions"),
         author_id=fake.bot_user.id,
         replied_user_id=replied_user_id,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.discord_components import ATTACHMENT_SCHEME, gallery_items, texts
+
 DISCORD_EPOCH_MS = 1420070400000
 HEAD_BYTES = 1024
 
@@ -322,6 +324,24 @@ class FakeMessage:
         return [a.filename for a in self.attachments]
 
     @property
+    def is_components_v2(self) -> bool:
+        """Laid out by Components V2 (flag 1 << 15): no content or embeds, the components are the message."""
+        return bool(self.flags & (1 << 15))
+
+    @property
+    def texts(self) -> list[str]:
+        """The text displays of a V2 message in reading order (what a member reads on it)."""
+        return texts(self.components)
+
+    @property
+    def gallery(self) -> list[tuple[str, str]]:
+        """The media gallery items of a V2 message: (the attached file's name, or the URL; the description)."""
+        return [
+            (str(item["media"]["url"]).removeprefix(ATTACHMENT_SCHEME), str(item.get("description") or ""))
+            for item in gallery_items(self.components)
+        ]
+
+    @property
     def custom_ids(self) -> list[str]:
         """Every component custom_id on the message, in order (buttons, selects, nested V2 layouts)."""
         found: list[str] = []
@@ -430,3 +450,26 @@ class Event:
     kind: str
     time: float
     data: Any = None
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """A per-channel limit on one route, as Discord keeps them: `per` requests in a window of `seconds`.
+
+    The window is Discord's fixed one: it opens at the first request after the last one closed. `bucket` is the
+    X-RateLimit-Bucket hash, the same for every channel (the channel id is the bucket's major parameter).
+    """
+
+    method: str
+    route: str  # the route template under /api/v10, e.g. "/channels/{channel_id}/messages/{message_id}"
+    per: int
+    seconds: float
+    bucket: str
+
+
+@dataclass
+class RateWindow:
+    """One channel's use of a limited route in the current window."""
+
+    resets: float  # time.monotonic() at which the window closes
+    used: int = 0

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -508,3 +510,306 @@ async def test_refresh_urls_without_a_list_is_a_form_error(bot: SmokeBot, fake: 
 
     assert (refused.value.status, refused.value.code) == (400, 50035)
     assert fake.refresh_calls == []
+
+
+# ---- Discord's per-channel limits (opt-in) -------------------------------------------------------------------
+
+EDIT = "/channels/{channel_id}/messages/{message_id}"
+
+
+def shown(fake: FakeDiscord, message_id: int) -> str:
+    message = fake.message(message_id)
+    assert message is not None
+    return message.content
+
+
+async def raw_edit(http: aiohttp.ClientSession, url: str, content: str) -> tuple[int, dict[str, str], object]:
+    async with http.patch(url, json={"content": content}) as response:
+        return response.status, dict(response.headers), await response.json()
+
+
+async def test_edit_limit_sends_discords_headers_and_refuses_edits_past_it(bot: SmokeBot, fake: FakeDiscord) -> None:
+    card = await general(bot, fake).send("card")
+    elsewhere = await bot.get_partial_messageable(fake.mod_channel.id).send("elsewhere")
+    url = f"{fake.api_base}/channels/{fake.channel_id}/messages/{card.id}"
+    auth = {"Authorization": f"Bot {fake.token}"}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        unlimited = await raw_edit(http, url, "before the switch")
+        fake.edit_limit(per=3, seconds=60.0)
+
+        answers = [await raw_edit(http, url, f"edit {n}") for n in range(4)]
+        other_channel = await raw_edit(
+            http, f"{fake.api_base}/channels/{fake.mod_channel.id}/messages/{elsewhere.id}", "x"
+        )
+        async with http.post(f"{fake.api_base}/channels/{fake.channel_id}/messages", json={"content": "post"}) as post:
+            post_status, post_headers = post.status, dict(post.headers)
+
+    assert "X-RateLimit-Limit" not in unlimited[1]  # opt-in: nothing changes until the switch
+    accepted, (refused_status, refused_headers, refused_body) = answers[:3], answers[3]
+    assert [status for status, _, _ in accepted] == [200, 200, 200]
+    assert [h["X-RateLimit-Remaining"] for _, h, _ in accepted] == ["2", "1", "0"]
+    assert {h["X-RateLimit-Limit"] for _, h, _ in accepted} == {"3"}
+    assert len({h["X-RateLimit-Bucket"] for _, h, _ in accepted}) == 1
+    assert all(0 < float(h["X-RateLimit-Reset-After"]) <= 60 for _, h, _ in accepted)
+    assert refused_status == 429
+    assert refused_body == {
+        "message": "You are being rate limited.",
+        "retry_after": float(refused_headers["X-RateLimit-Reset-After"]),
+        "global": False,
+    }
+    assert refused_headers["X-RateLimit-Remaining"] == "0" and refused_headers["Via"]
+    assert shown(fake, card.id) == "edit 2"  # the refused edit changed nothing
+    assert fake.count_429(EDIT, "PATCH") == 1 and fake.count_429() == 1
+    # The limit is per channel, and posting is a bucket of its own.
+    assert other_channel[0] == 200 and other_channel[1]["X-RateLimit-Remaining"] == "2"
+    assert post_status == 200 and post_headers.get("X-RateLimit-Bucket") != accepted[0][1]["X-RateLimit-Bucket"]
+
+
+async def test_discord_py_paces_its_edits_by_the_headers_and_gets_no_429(bot: SmokeBot, fake: FakeDiscord) -> None:
+    cards = [await general(bot, fake).send(f"card {n}") for n in range(8)]
+    fake.edit_limit(per=2, seconds=0.2)
+
+    await asyncio.gather(*(card.edit(content=f"final {n}") for n, card in enumerate(cards)))
+
+    assert [shown(fake, card.id) for card in cards] == [f"final {n}" for n in range(8)]
+    assert fake.count_429() == 0
+    assert [r.status for r in fake.requests_to(EDIT, "PATCH")] == [200] * 8
+
+
+# ---- Components V2 -----------------------------------------------------------------------------------------
+
+MESSAGES = "/channels/{channel_id}/messages"
+V2 = 1 << 15
+
+
+class TakeButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"smoke:take:(?P<n>[0-9]+)"):
+    """A persistent button inside a V2 card: after a restart discord.py rebuilds the card from the message."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(discord.ui.Button(label=f"Take {number}", custom_id=f"smoke:take:{number}"))
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> TakeButton:
+        return cls(int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"take {self.number} pressed", ephemeral=True)
+
+
+def gallery_card(names: list[str], *, heading: str = "## Your takes") -> discord.ui.LayoutView:
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=discord.Colour.green())
+    container.add_item(discord.ui.TextDisplay(heading))
+    gallery: discord.ui.MediaGallery[Any] = discord.ui.MediaGallery()
+    for number, name in enumerate(names, start=1):
+        gallery.add_item(media=f"attachment://{name}", description=f"Take {number}")
+    container.add_item(gallery)
+    row: discord.ui.ActionRow[Any] = discord.ui.ActionRow()
+    for number in range(1, len(names) + 1):
+        row.add_item(TakeButton(number))
+    container.add_item(row)
+    view.add_item(container)
+    return view
+
+
+async def raw_post(bot: SmokeBot, fake: FakeDiscord, body: dict[str, Any]) -> discord.HTTPException:
+    """Send a message body as is (discord.py itself refuses some of these before sending): Discord's refusal."""
+    route = discord.http.Route("POST", MESSAGES, channel_id=fake.channel_id)
+    with pytest.raises(discord.HTTPException) as refused:
+        await bot.http.request(route, json=body)
+    return refused.value
+
+
+def text(content: str) -> dict[str, Any]:
+    return {"type": 10, "content": content}
+
+
+def container(*components: dict[str, Any]) -> dict[str, Any]:
+    return {"type": 17, "components": list(components)}
+
+
+async def test_a_v2_card_is_stored_with_its_flag_texts_and_gallery_resolved_to_its_files(
+    bot: SmokeBot, fake: FakeDiscord
+) -> None:
+    clip = discord.File(io.BytesIO(b"clip-one"), "take-1.mp4")
+
+    sent = await general(bot, fake).send(view=gallery_card(["take-1.mp4"]), file=clip)
+
+    stored = fake.message(sent.id)
+    assert stored is not None and stored.is_components_v2 and stored.flags & V2
+    assert stored.content == "" and stored.embeds == []
+    assert stored.texts == ["## Your takes"]
+    assert stored.gallery == [("take-1.mp4", "Take 1")]
+    # Discord answers with the media resolved to the attachment, as discord.py then reads it.
+    fetched = await general(bot, fake).fetch_message(sent.id)
+    assert fetched.flags.components_v2
+    (shown,) = [item for item in fetched.components[0].children if isinstance(item, discord.MediaGalleryComponent)]
+    assert shown.items[0].media.url == stored.attachments[0].url
+
+
+async def test_an_edit_keeps_the_files_and_adds_one_the_gallery_references(bot: SmokeBot, fake: FakeDiscord) -> None:
+    sent = await general(bot, fake).send(
+        view=gallery_card(["take-1.mp4"]), file=discord.File(io.BytesIO(b"one"), "take-1.mp4")
+    )
+    message = await general(bot, fake).fetch_message(sent.id)
+
+    await message.edit(
+        attachments=[*message.attachments, discord.File(io.BytesIO(b"two"), "take-2.mp4")],
+        view=gallery_card(["take-1.mp4", "take-2.mp4"]),
+    )
+
+    stored = fake.message(sent.id)
+    assert stored is not None
+    assert stored.file_names == ["take-1.mp4", "take-2.mp4"]
+    assert [a.read() for a in stored.attachments] == [b"one", b"two"]
+    assert stored.gallery == [("take-1.mp4", "Take 1"), ("take-2.mp4", "Take 2")]
+
+
+async def test_an_edit_dropping_a_file_the_gallery_still_shows_is_refused(bot: SmokeBot, fake: FakeDiscord) -> None:
+    sent = await general(bot, fake).send(
+        view=gallery_card(["take-1.mp4"]), file=discord.File(io.BytesIO(b"one"), "take-1.mp4")
+    )
+
+    with pytest.raises(discord.HTTPException) as refused:
+        await sent.edit(attachments=[], view=gallery_card(["take-1.mp4"]))
+
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    stored = fake.message(sent.id)
+    assert stored is not None and stored.file_names == ["take-1.mp4"]
+
+
+async def test_a_button_inside_a_v2_card_reaches_its_dynamic_item(bot: SmokeBot, fake: FakeDiscord) -> None:
+    bot.add_dynamic_items(TakeButton)
+    sent = await general(bot, fake).send(
+        view=gallery_card(["a.mp4", "b.mp4"]),
+        files=[discord.File(io.BytesIO(b"a"), "a.mp4"), discord.File(io.BytesIO(b"b"), "b.mp4")],
+    )
+
+    pressed = await fake.send_component("smoke:take:2", sent.id, user=fake.bob)
+    await fake.wait_callback(pressed)
+
+    reply = fake.original(pressed)
+    assert reply is not None and reply.content == "take 2 pressed"
+
+
+async def test_mentions_in_text_displays_ping_as_allowed(bot: SmokeBot, fake: FakeDiscord) -> None:
+    view = discord.ui.LayoutView()
+    view.add_item(discord.ui.TextDisplay(f"{fake.alice.mention} your clip; {fake.bob.mention} @everyone"))
+
+    sent = await general(bot, fake).send(
+        view=view, allowed_mentions=discord.AllowedMentions(users=[discord.Object(fake.alice.id)], everyone=False)
+    )
+
+    assert fake.pings(sent.id).users == {fake.alice.id}
+    assert not fake.pings(sent.id).everyone
+
+
+async def test_content_with_the_v2_flag_is_refused(bot: SmokeBot, fake: FakeDiscord) -> None:
+    refused = await raw_post(bot, fake, {"content": "hello", "flags": V2, "components": [text("card")]})
+
+    assert (refused.status, refused.code) == (400, 50035)
+    assert fake.messages(fake.channel_id) == []
+
+
+async def test_v2_components_without_the_flag_are_refused(bot: SmokeBot, fake: FakeDiscord) -> None:
+    refused = await raw_post(bot, fake, {"components": [container(text("card"))]})
+
+    assert (refused.status, refused.code) == (400, 50035)
+
+
+async def test_more_than_40_components_counted_at_every_depth_are_refused(bot: SmokeBot, fake: FakeDiscord) -> None:
+    # 1 container + 39 text displays = 40: accepted; one more inside the container is refused.
+    accepted = container(*(text(f"line {n}") for n in range(39)))
+    route = discord.http.Route("POST", MESSAGES, channel_id=fake.channel_id)
+    await bot.http.request(route, json={"flags": V2, "components": [accepted]})
+
+    refused = await raw_post(bot, fake, {"flags": V2, "components": [container(*(text("x") for _ in range(40)))]})
+
+    assert (refused.status, refused.code) == (400, 50035)
+    assert "40" in str(refused)
+    assert len(fake.messages(fake.channel_id)) == 1
+
+
+async def test_more_than_4000_characters_of_text_are_refused(bot: SmokeBot, fake: FakeDiscord) -> None:
+    route = discord.http.Route("POST", MESSAGES, channel_id=fake.channel_id)
+    await bot.http.request(route, json={"flags": V2, "components": [text("a" * 2000), text("b" * 2000)]})
+
+    refused = await raw_post(bot, fake, {"flags": V2, "components": [text("a" * 2000), text("b" * 2001)]})
+
+    assert (refused.status, refused.code) == (400, 50035)
+    assert "4000" in str(refused)
+
+
+@pytest.mark.parametrize("count", [0, 11])
+async def test_a_media_gallery_holds_one_to_ten_items(bot: SmokeBot, fake: FakeDiscord, count: int) -> None:
+    items = [{"media": {"url": f"https://example.com/{n}.png"}} for n in range(count)]
+
+    refused = await raw_post(bot, fake, {"flags": V2, "components": [{"type": 12, "items": items}]})
+
+    assert (refused.status, refused.code) == (400, 50035)
+
+
+async def test_media_must_name_a_file_of_the_message(bot: SmokeBot, fake: FakeDiscord) -> None:
+    gallery = {"type": 12, "items": [{"media": {"url": "attachment://missing.mp4"}}]}
+
+    refused = await raw_post(bot, fake, {"flags": V2, "components": [gallery]})
+
+    assert (refused.status, refused.code) == (400, 50035)
+    assert "missing.mp4" in str(refused)
+
+
+async def test_a_thumbnail_in_a_section_points_to_the_attached_image(bot: SmokeBot, fake: FakeDiscord) -> None:
+    view = discord.ui.LayoutView()
+    view.add_item(
+        discord.ui.Section(
+            discord.ui.TextDisplay("a prompt"), accessory=discord.ui.Thumbnail("attachment://first-frame.png")
+        )
+    )
+
+    sent = await general(bot, fake).send(view=view, file=discord.File(io.BytesIO(PNG_BYTES), "first-frame.png"))
+
+    stored = fake.message(sent.id)
+    assert stored is not None and stored.texts == ["a prompt"]
+    fetched = await general(bot, fake).fetch_message(sent.id)
+    section = fetched.components[0]
+    assert isinstance(section, discord.SectionComponent)
+    assert isinstance(section.accessory, discord.ThumbnailComponent)
+    assert section.accessory.media.url == stored.attachments[0].url
+
+
+async def test_the_v2_flag_cannot_be_removed_by_an_edit(bot: SmokeBot, fake: FakeDiscord) -> None:
+    view = discord.ui.LayoutView()
+    view.add_item(discord.ui.TextDisplay("card"))
+    sent = await general(bot, fake).send(view=view)
+
+    with pytest.raises(discord.HTTPException) as refused:
+        await sent.edit(content="plain again", view=None)
+
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    stored = fake.message(sent.id)
+    assert stored is not None and stored.texts == ["card"]
+
+
+async def test_a_legacy_card_turns_v2_when_its_content_and_embeds_are_cleared(bot: SmokeBot, fake: FakeDiscord) -> None:
+    sent = await general(bot, fake).send(embed=discord.Embed(title="old card"))
+    view = discord.ui.LayoutView()
+    view.add_item(discord.ui.TextDisplay("new card"))
+
+    with pytest.raises(discord.HTTPException):
+        await sent.edit(view=view)  # the embed would stay: refused
+    await sent.edit(embed=None, content=None, view=view)
+
+    stored = fake.message(sent.id)
+    assert stored is not None and stored.is_components_v2 and stored.texts == ["new card"]
+
+
+async def test_custom_ids_must_be_unique_in_a_message(bot: SmokeBot, fake: FakeDiscord) -> None:
+    button = {"type": 2, "style": 2, "label": "Go", "custom_id": "same"}
+    row = {"type": 1, "components": [button, dict(button)]}
+
+    refused = await raw_post(bot, fake, {"flags": V2, "components": [container(text("card"), row)]})
+
+    assert (refused.status, refused.code) == (400, 50035)

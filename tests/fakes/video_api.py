@@ -4,6 +4,11 @@ In tests: `async with FakeVideoApi() as api:` then point a client at `api.base_u
 (`api.configure(...)`, `api.script_next(...)`, `api.set_script(task_id, ...)`), inject faults
 (`api.fail_next("create", "429")`) and assert on `api.requests` / `api.status_calls(task_id)`.
 
+The video itself (the result URL, `/files/{id}.mp4`, and `/v1/videos/{id}/content`) can misbehave as an untrusted
+host would: `body` "html" (a web page served as video/mp4), "trickle" (the clip at `body_rate` bytes a second),
+"endless" (a video head, then bytes for ever); `redirects` sends the result URL through that many 302 hops, the
+last of them to `redirect_target` when set (a file:// or ftp:// URL, say); `video_file` serves a real file.
+
 As a process (end-to-end tests, benchmarks):
     python -m tests.fakes.video_api --port 0 --shape B --render-polls 2 [--state-file F]
 prints `READY http://127.0.0.1:<port>` once listening. Another process steers it through the admin API:
@@ -78,6 +83,7 @@ ENDPOINTS = ("create", "status", "content", "models", "files")
 FAULT_KINDS = (
     "429",  # OpenAI-style envelope
     "429-empty",  # empty body, as some gateway versions send
+    "429-concurrency",  # the per-key concurrency gate: token_concurrency_limit_reached
     "500",  # task-style do_request_failed
     "502",  # a proxy's HTML page
     "503-model-not-found",  # no channel serves the model: refused before any upstream call
@@ -86,9 +92,11 @@ FAULT_KINDS = (
     "400-kling",  # task-style fail_to_fetch_task with Kling's JSON as the message
     "drop",  # read the request, then close the connection without answering
     "hang",  # answer only after `seconds`
+    "slow",  # answer as usual, after `seconds`
     "not-json",  # 200 with a body that is not JSON
     "no-task-id",  # 200 JSON without any id
 )
+BODIES = ("mp4", "html", "trickle", "endless")
 MB = 1024 * 1024
 TIMEOUT_REASON = "任务超时（1440分钟）"
 _CHUNK = b"\x00" * (64 * 1024)
@@ -106,12 +114,19 @@ class TaskScript:
     video_size: int = 256 * 1024
     video_url: str | None = None  # overrides the result URL (e.g. a second fake acting as a foreign CDN)
     send_length: bool = True  # False: the video is sent chunked, without Content-Length
+    body: str = "mp4"  # what the video URL serves: see BODIES
+    body_rate: int | None = None  # bytes a second for "trickle" and "endless" (None: as fast as it goes)
+    redirects: int = 0  # 302 hops before the video (the result URL points at the first)
+    redirect_target: str | None = None  # where the last hop points instead of the video
+    video_file: str | None = None  # serve this file's bytes (a real MP4) instead of the generated ones
 
     def __post_init__(self) -> None:
         if self.shape is not None and self.shape not in SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}")
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}")
+        if self.body not in BODIES:
+            raise ValueError(f"unknown body {self.body!r}")
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,10 @@ class FakeVideoApi:
         self.echo_token_in_errors = echo_token_in_errors
         self.tasks: dict[str, FakeTask] = {}
         self.requests: list[RecordedRequest] = []
+        # The key's concurrency gate: with this many tasks unfinished, a create is refused with 429
+        # token_concurrency_limit_reached (counted in `concurrency_refusals`). None: no gate.
+        self.concurrency_limit: int | None = None
+        self.concurrency_refusals = 0
         self._host = host
         self._port = port
         self._state_file = state_file
@@ -200,6 +219,7 @@ class FakeVideoApi:
                 web.get("/v1/models", self._models),
                 web.get("/files/{task_id}.mp4", self._file),
                 web.get("/redirect", self._redirect),
+                web.get("/hops/{task_id}/{left}", self._hop),
                 web.post("/_fake/config", self._admin_config),
                 web.post("/_fake/reset", self._admin_reset),
                 web.get("/_fake/requests", self._admin_requests),
@@ -262,6 +282,10 @@ class FakeVideoApi:
         fault = Fault(kind, retry_after=retry_after, seconds=seconds)
         self._faults[endpoint].extend([fault] * times)
 
+    def running_tasks(self) -> int:
+        """Tasks not finished yet (what the key's concurrency gate counts)."""
+        return sum(self._phase(task) in ("queued", "running") for task in self.tasks.values())
+
     def status_calls(self, task_id: str) -> int:
         return self.tasks[task_id].status_calls
 
@@ -282,6 +306,8 @@ class FakeVideoApi:
         self.image_fetches.clear()
         self.tasks.clear()
         self.requests.clear()
+        self.concurrency_limit = None
+        self.concurrency_refusals = 0
         self._next_scripts.clear()
         for queue in self._faults.values():
             queue.clear()
@@ -319,6 +345,9 @@ class FakeVideoApi:
             return self._openai_error(413, "request body too large", "request_body_too_large")
         if (fault := await self._take_fault("create", request)) is not None:
             return fault
+        if self.concurrency_limit is not None and self.running_tasks() >= self.concurrency_limit:
+            self.concurrency_refusals += 1
+            return self._concurrency_refusal({})
         try:
             body = json.loads(await request.read())
         except ValueError:
@@ -383,8 +412,7 @@ class FakeVideoApi:
         phase = self._phase(task)
         task.status_calls += 1
         self._save_state()
-        origin = str(request.url.origin())
-        return self._json(200, _render(task, phase, task.script.video_url or f"{origin}/files/{task.task_id}.mp4"))
+        return self._json(200, _render(task, phase, self._result_url(request, task)))
 
     async def _content(self, request: web.Request) -> web.StreamResponse:
         if (refusal := self._check_key(request)) is not None:
@@ -410,6 +438,28 @@ class FakeVideoApi:
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
         """`/redirect?to=<url>`: a 302, to check that the key does not follow a redirect to another host."""
         raise web.HTTPFound(request.query["to"])
+
+    async def _hop(self, request: web.Request) -> web.StreamResponse:
+        """One of a task's `redirects` hops: on to the next, and from the last to the video (or its target)."""
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return web.Response(status=404, text="Not Found")
+        left = int(request.match_info["left"])
+        origin = str(request.url.origin())
+        if left > 1:
+            raise web.HTTPFound(f"{origin}/hops/{task.task_id}/{left - 1}")
+        # The Location header is written as is: aiohttp would refuse to build a redirect to some schemes.
+        target = task.script.redirect_target or f"{origin}/files/{task.task_id}.mp4"
+        return web.Response(status=302, headers={"Location": target})
+
+    def _result_url(self, request: web.Request, task: FakeTask) -> str:
+        script = task.script
+        if script.video_url:
+            return script.video_url
+        origin = str(request.url.origin())
+        if script.redirects or script.redirect_target:
+            return f"{origin}/hops/{task.task_id}/{max(1, script.redirects)}"
+        return f"{origin}/files/{task.task_id}.mp4"
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         if (refusal := self._check_key(request)) is not None:
@@ -489,6 +539,8 @@ class FakeVideoApi:
             return self._openai_error(429, "当前分组上游负载已饱和，请稍后再试", "rate_limit_exceeded", headers)
         if kind == "429-empty":
             return web.Response(status=429, headers={**headers, **self._id_header()})
+        if kind == "429-concurrency":
+            return self._concurrency_refusal(headers)
         if kind == "500":
             return self._task_error(500, "do_request_failed", "upstream error: do request failed")
         if kind == "502":
@@ -513,6 +565,9 @@ class FakeVideoApi:
             return web.Response(status=200, text="OK", content_type="text/plain")
         if kind == "no-task-id":
             return self._json(200, {"object": "video", "status": "queued"})
+        if kind == "slow":
+            await asyncio.sleep(fault.seconds)
+            return None
         await asyncio.sleep(fault.seconds)  # "hang"
         return self._json(200, {})
 
@@ -528,6 +583,9 @@ class FakeVideoApi:
             }
         }
         return web.json_response(body, status=status, headers={**(headers or {}), **request_id})
+
+    def _concurrency_refusal(self, headers: dict[str, str]) -> web.Response:
+        return self._openai_error(429, "该令牌并发请求数已达上限", "token_concurrency_limit_reached", headers)
 
     def _model_not_found(self, model: str, headers: dict[str, str] | None = None) -> web.Response:
         return self._openai_error(503, f"当前分组 default 下对于模型 {model} 无可用渠道", "model_not_found", headers)
@@ -855,16 +913,59 @@ def mp4_chunks(size: int) -> Iterator[bytes]:
         yield piece
 
 
+NOT_A_VIDEO = (
+    b"<!doctype html><html><head><title>Access denied</title></head>"
+    b"<body><h1>403</h1><p>This link has expired.</p></body></html>\n"
+)
+
+
+def _body(script: TaskScript) -> tuple[Iterator[bytes], int | None]:
+    """The pieces the video URL sends, and their total size (None: no end)."""
+    if script.body == "html":
+        return iter([NOT_A_VIDEO]), len(NOT_A_VIDEO)
+    if script.body == "endless":
+        return _endless(), None
+    if script.video_file is not None:
+        data = Path(script.video_file).read_bytes()
+        return iter([data]), len(data)
+    return mp4_chunks(script.video_size), script.video_size
+
+
+def _endless() -> Iterator[bytes]:
+    yield from mp4_chunks(len(_CHUNK))
+    while True:
+        yield _CHUNK
+
+
+def _paced(pieces: Iterator[bytes], rate: int) -> Iterator[tuple[bytes, float]]:
+    """`pieces` cut so that they go out at about `rate` bytes a second: (bytes, seconds to wait after them)."""
+    tick = 0.05
+    size = max(1, int(rate * tick))
+    for piece in pieces:
+        for start in range(0, len(piece), size):
+            yield piece[start : start + size], tick
+
+
 async def _stream_video(request: web.Request, script: TaskScript) -> web.StreamResponse:
+    pieces, size = _body(script)
     response = web.StreamResponse(status=200, headers={"Content-Type": "video/mp4"})
-    if script.send_length:
-        response.content_length = script.video_size
+    if script.send_length and size is not None:
+        response.content_length = size
     else:
         response.enable_chunked_encoding()
     await response.prepare(request)
+    paced = script.body in ("trickle", "endless") and script.body_rate is not None
     try:
-        for piece in mp4_chunks(script.video_size):
-            await response.write(piece)
+        if paced:
+            assert script.body_rate is not None
+            for piece, wait in _paced(pieces, script.body_rate):
+                await response.write(piece)
+                await asyncio.sleep(wait)
+        else:
+            for piece in pieces:
+                await response.write(piece)
+                # A socket that takes everything never makes write() wait: an endless body would hold the loop.
+                await asyncio.sleep(0)
         await response.write_eof()
     except ConnectionError:
         pass  # the client stopped reading (e.g. a size limit); nothing to clean up

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,22 @@ METHODS = (
     "edit_status",
     "find_delivery",
     "deliver_file",
+    "deliver_fitted",
     "deliver_link",
     "notify_requester",
+    "notify_waiting",
     "post_approval_request",
     "close_approval_request",
     "post_spend_alert",
     "delete_message",
     "open_thread",
     "refresh_attachment_urls",
+    "refresh_result",
 )
 # Calls that talk to a render's channel, and so fail once that channel is gone.
-_IN_CHANNEL = frozenset({"post_status", "edit_status", "find_delivery", "deliver_file", "deliver_link"})
+_IN_CHANNEL = frozenset(
+    {"post_status", "edit_status", "find_delivery", "deliver_file", "deliver_fitted", "deliver_link", "refresh_result"}
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,9 @@ class RecordingPublisher:
     @property
     def deliveries(self) -> list[Event]:
         """Clips posted in the channel, as files or as links, in order."""
-        return [e for e in self.events if e.method in ("deliver_file", "deliver_link") and not e.failed]
+        return [
+            e for e in self.events if e.method in ("deliver_file", "deliver_fitted", "deliver_link") and not e.failed
+        ]
 
     @property
     def dms(self) -> list[Event]:
@@ -112,8 +120,8 @@ class RecordingPublisher:
 
     # ---- StatusPublisher -----------------------------------------------------------------------------
 
-    async def post_status(self, render: RenderRecord) -> int:
-        return self._record("post_status", render).with_id(self._new_id())
+    async def post_status(self, render: RenderRecord, group: Sequence[RenderRecord] = ()) -> int:
+        return self._record("post_status", render, group=_ids(group)).with_id(self._new_id())
 
     async def open_thread(self, render: RenderRecord) -> int:
         return self._record("open_thread", render).with_id(self._new_id())
@@ -121,23 +129,77 @@ class RecordingPublisher:
     async def delete_message(self, channel_id: int, message_id: int) -> None:
         self._record("delete_message", None, channel_id=channel_id, message_id=message_id)
 
-    async def edit_status(self, render: RenderRecord) -> None:
-        self._record("edit_status", render, message_id=render.status_message_id)
+    async def edit_status(self, render: RenderRecord, group: Sequence[RenderRecord] = ()) -> None:
+        self._record("edit_status", render, message_id=render.status_message_id, group=_ids(group))
 
     async def find_delivery(self, render: RenderRecord) -> int | None:
         self._record("find_delivery", render)
         return self.existing_deliveries.get(render.id)
 
-    async def deliver_file(self, render: RenderRecord, path: Path, filename: str) -> int:
+    async def deliver_file(
+        self,
+        render: RenderRecord,
+        path: Path,
+        filename: str,
+        *,
+        group: Sequence[RenderRecord] = (),
+        into: int | None = None,
+        removed: Collection[str] = (),
+    ) -> int:
         # Measured now: the tracker deletes the file once the call returns.
         size = (await asyncio.to_thread(path.stat)).st_size
-        return self._record("deliver_file", render, filename=filename, size=size).with_id(self._new_id())
+        event = self._record("deliver_file", render, filename=filename, size=size, group=_ids(group), into=into)
+        return event.with_id(into if into is not None else self._new_id())
 
-    async def deliver_link(self, render: RenderRecord, url: str | None, size: int | None) -> int:
-        return self._record("deliver_link", render, url=url, size=size).with_id(self._new_id())
+    async def deliver_fitted(
+        self,
+        render: RenderRecord,
+        path: Path,
+        filename: str,
+        *,
+        group: Sequence[RenderRecord] = (),
+        into: int | None = None,
+        removed: Collection[str] = (),
+    ) -> int:
+        # The file too: the tracker deletes it once the call returns, and a test wants to play it.
+        data = await asyncio.to_thread(path.read_bytes)
+        event = self._record(
+            "deliver_fitted", render, filename=filename, size=len(data), data=data, group=_ids(group), into=into
+        )
+        return event.with_id(into if into is not None else self._new_id())
 
-    async def notify_requester(self, render: RenderRecord, *, url: str | None) -> None:
-        self._record("notify_requester", render, url=url)
+    async def deliver_link(
+        self,
+        render: RenderRecord,
+        url: str | None,
+        size: int | None,
+        *,
+        group: Sequence[RenderRecord] = (),
+        into: int | None = None,
+        removed: Collection[str] = (),
+    ) -> int:
+        event = self._record("deliver_link", render, url=url, size=size, group=_ids(group), into=into)
+        return event.with_id(into if into is not None else self._new_id())
+
+    async def refresh_result(
+        self, group: Sequence[RenderRecord], message_id: int, *, removed: Collection[str] = ()
+    ) -> None:
+        self._record("refresh_result", group[0], group=_ids(group), message_id=message_id, removed=sorted(removed))
+
+    async def notify_requester(self, render: RenderRecord, *, url: str | None) -> bool:
+        # As the Discord publisher: a DM that can't be sent is a False, never an error.
+        try:
+            self._record("notify_requester", render, url=url)
+        except PublishError:
+            return False
+        return True
+
+    async def notify_waiting(self, render: RenderRecord, *, until: datetime) -> bool:
+        try:
+            self._record("notify_waiting", render, until=until)
+        except PublishError:
+            return False
+        return True
 
     async def post_approval_request(self, renders: Sequence[RenderRecord], channel_id: int) -> int:
         event = self._record(
@@ -183,3 +245,8 @@ class RecordingPublisher:
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+
+def _ids(group: Sequence[RenderRecord]) -> list[str]:
+    """The renders a card or result message was shown with (for asserting what a call showed)."""
+    return [render.id for render in group]

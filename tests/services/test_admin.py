@@ -13,7 +13,7 @@ from bot.domain.errors import RequestValidationError
 from bot.domain.models import ModelTable, load_model_table
 from bot.domain.quota_types import ApprovalRules, GuildRules, Requester
 from bot.domain.request import AspectRatio, ChannelDefaults, QualityMode
-from bot.domain.states import RenderState
+from bot.domain.states import FailureKind, RenderState
 from bot.services.admin import UNLIMITED, AdminService, Change, QuotaSource, parse_credits
 from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
@@ -35,6 +35,7 @@ class Admin:
     service: AdminService
     config: GuildConfigRepository
     renders: RenderRepository
+    wakes: list[None]
 
     async def rules(self) -> GuildRules:
         return await self.config.rules(GUILD)
@@ -53,10 +54,16 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 def admin(db: Database) -> Admin:
     config = GuildConfigRepository(db, DEFAULTS, clock=lambda: T0)
     renders = RenderRepository(db)
+    wakes: list[None] = []
     service = AdminService(
-        config=config, renders=renders, models=load_model_table(), default_model="kling-v3", now=lambda: T0
+        config=config,
+        renders=renders,
+        models=load_model_table(),
+        default_model="kling-v3",
+        now=lambda: T0,
+        wake_tracker=lambda: wakes.append(None),
     )
-    return Admin(service, config, renders)
+    return Admin(service, config, renders, wakes)
 
 
 # ---- quotas ----------------------------------------------------------------------------------------------------
@@ -227,7 +234,7 @@ async def test_exempt_remove_takes_the_role_off_and_keeps_the_others(admin: Admi
 
 
 async def test_ban_and_unban(admin: Admin) -> None:
-    assert await admin.service.ban(GUILD, USER, "spam", actor_id=MOD) == Change("banned", False, True)
+    assert (await admin.service.ban(GUILD, USER, "spam", actor_id=MOD)).change == Change("banned", False, True)
     assert USER in (await admin.rules()).banned_user_ids
 
     assert await admin.service.unban(GUILD, USER, actor_id=MOD) == Change("banned", True, False)
@@ -245,7 +252,7 @@ async def test_pause_twice_is_one_change(admin: Admin) -> None:
     first = await admin.service.set_paused(GUILD, True, actor_id=MOD)
     second = await admin.service.set_paused(GUILD, True, actor_id=MOD)
 
-    assert (first.changed, second.changed) == (True, False)
+    assert (first.change.changed, second.change.changed) == (True, False)
     assert (await admin.rules()).paused
     assert await admin.audit_actions() == ["pause.set"]
 
@@ -256,6 +263,106 @@ async def test_resume_lifts_the_pause(admin: Admin) -> None:
     await admin.service.set_paused(GUILD, False, actor_id=MOD)
 
     assert not (await admin.rules()).paused
+
+
+async def renders_in_every_state(admin: Admin, **fields: object) -> dict[RenderState, str]:
+    """One render in each state a request passes through before its end (ids by state)."""
+    made: dict[RenderState, str] = {}
+    for state in (RenderState.AWAITING_APPROVAL, RenderState.ACCEPTED):
+        [render] = await add_render(admin.renders, state=state, **fields)
+        made[state] = render.id
+    for state in (RenderState.SUBMITTING, RenderState.QUEUED, RenderState.RENDERING, RenderState.SUCCEEDED):
+        [render] = await add_render(admin.renders, **fields)
+        for step in (RenderState.SUBMITTING, RenderState.QUEUED, RenderState.RENDERING, RenderState.SUCCEEDED):
+            await admin.renders.move(render.id, step, now=T0)
+            if step is state:
+                break
+        made[state] = render.id
+    return made
+
+
+async def states_of(admin: Admin, ids: dict[RenderState, str]) -> dict[RenderState, tuple[RenderState, object]]:
+    found = {}
+    for before, render_id in ids.items():
+        render = await admin.renders.get(render_id)
+        assert render is not None
+        found[before] = (render.state, render.failure_kind)
+    return found
+
+
+async def test_pausing_refunds_what_was_not_sent_yet_and_lets_the_rest_finish(admin: Admin) -> None:
+    ids = await renders_in_every_state(admin, cost=5)
+    used_before = (await admin.renders.member_snapshot(GUILD, USER, T0)).member_used_today
+
+    stopped = await admin.service.set_paused(GUILD, True, actor_id=MOD)
+
+    assert sorted(render.id for render in stopped.refunded) == sorted(
+        [ids[RenderState.AWAITING_APPROVAL], ids[RenderState.ACCEPTED]]
+    )
+    assert stopped.refunded_credits == 10
+    assert await states_of(admin, ids) == {
+        RenderState.AWAITING_APPROVAL: (RenderState.FAILED, FailureKind.PAUSED),
+        RenderState.ACCEPTED: (RenderState.FAILED, FailureKind.PAUSED),
+        # Already at the API (or possibly): no cancel exists, so they run to the end and are delivered.
+        RenderState.SUBMITTING: (RenderState.SUBMITTING, None),
+        RenderState.QUEUED: (RenderState.QUEUED, None),
+        RenderState.RENDERING: (RenderState.RENDERING, None),
+        RenderState.SUCCEEDED: (RenderState.SUCCEEDED, None),
+    }
+    assert (await admin.renders.member_snapshot(GUILD, USER, T0)).member_used_today == used_before - 10
+    assert admin.wakes  # the tracker shows the refunds on the cards now, not at its next look
+
+
+async def test_refunded_renders_are_due_at_once_and_free_of_any_lease(admin: Admin) -> None:
+    [render] = await add_render(admin.renders)
+    [claimed] = await admin.renders.claim_due("tracker-a", now=T0, limit=1, lease_seconds=300)
+    assert claimed.id == render.id
+
+    await admin.service.set_paused(GUILD, True, actor_id=MOD)
+
+    refunded = await admin.renders.get(render.id)
+    assert refunded is not None
+    assert (refunded.lease_owner, refunded.next_poll_at, refunded.finished_at) == (None, T0, T0)
+
+
+async def test_pausing_leaves_other_servers_alone(admin: Admin) -> None:
+    [elsewhere] = await add_render(admin.renders, guild_id=GUILD + 1)
+
+    stopped = await admin.service.set_paused(GUILD, True, actor_id=MOD)
+
+    assert stopped.refunded == []
+    assert admin.wakes == []
+    still = await admin.renders.get(elsewhere.id)
+    assert still is not None and still.state is RenderState.ACCEPTED
+
+
+async def test_resuming_refunds_nothing(admin: Admin) -> None:
+    await admin.service.set_paused(GUILD, True, actor_id=MOD)
+    [render] = await add_render(admin.renders)
+
+    stopped = await admin.service.set_paused(GUILD, False, actor_id=MOD)
+
+    assert stopped.refunded == []
+    kept = await admin.renders.get(render.id)
+    assert kept is not None and kept.state is RenderState.ACCEPTED
+
+
+async def test_banning_refunds_that_members_renders_not_sent_yet_only(admin: Admin) -> None:
+    ids = await renders_in_every_state(admin)
+    [others] = await add_render(admin.renders, user_id=OTHER_USER)
+    [elsewhere] = await add_render(admin.renders, guild_id=GUILD + 1)
+
+    stopped = await admin.service.ban(GUILD, USER, "spam", actor_id=MOD)
+
+    assert len(stopped.refunded) == 2
+    found = await states_of(admin, ids)
+    assert found[RenderState.AWAITING_APPROVAL] == (RenderState.FAILED, FailureKind.BANNED)
+    assert found[RenderState.ACCEPTED] == (RenderState.FAILED, FailureKind.BANNED)
+    assert found[RenderState.QUEUED] == (RenderState.QUEUED, None)
+    for untouched in (others.id, elsewhere.id):
+        render = await admin.renders.get(untouched)
+        assert render is not None and render.state is RenderState.ACCEPTED
+    assert admin.wakes
 
 
 # ---- channels ----------------------------------------------------------------------------------------------

@@ -11,12 +11,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.clock import Clock
 from bot.domain.models import load_model_table
 from bot.domain.render import RenderRecord
 from bot.domain.states import RenderState
-from bot.services.approvals import ApprovalService
+from bot.services.approvals import ApprovalService, GenerationPaused
 from bot.services.ports import PublishUnavailable
 from bot.services.tracker import Tracker, TrackerConfig
+from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
 from bot.storage.images import ImageStore
 from bot.storage.renders import RenderRepository
@@ -40,6 +42,7 @@ class Setup:
     repo: RenderRepository
     publisher: RecordingPublisher
     wakes: list[None]
+    config: GuildConfigRepository
 
     async def held(self, *, takes: int = 1, approval_message_id: int | None = APPROVAL_MESSAGE) -> list[RenderRecord]:
         renders = await add_render(self.repo, takes=takes, state=RenderState.AWAITING_APPROVAL)
@@ -68,10 +71,42 @@ def setup(db: Database) -> Setup:
     repo = RenderRepository(db)
     publisher = RecordingPublisher()
     wakes: list[None] = []
+    config = GuildConfigRepository(db)
     service = ApprovalService(
-        renders=repo, publisher=publisher, wake_tracker=lambda: wakes.append(None), now=lambda: DECIDED_AT
+        renders=repo,
+        publisher=publisher,
+        wake_tracker=lambda: wakes.append(None),
+        config=config,
+        now=lambda: DECIDED_AT,
     )
-    return Setup(service, repo, publisher, wakes)
+    return Setup(service, repo, publisher, wakes, config)
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approve", "deny"])
+async def test_a_decision_while_the_server_is_paused_is_refused_and_changes_nothing(
+    setup: Setup, approve: bool
+) -> None:
+    [render] = await setup.held()
+    # Written directly: the pause's own refund would leave nothing held, and the check must not rely on it.
+    await setup.config.set_paused(GUILD, True, actor_id=MODERATOR)
+
+    with pytest.raises(GenerationPaused):
+        await setup.decide(render.group_id, approve=approve)
+
+    [after] = await setup.repo.list_group(render.group_id)
+    assert (after.state, after.decided_by) == (RenderState.AWAITING_APPROVAL, None)
+    assert setup.publisher.events == []
+    assert setup.wakes == []
+
+
+async def test_decisions_work_again_once_resumed(setup: Setup) -> None:
+    [render] = await setup.held()
+    await setup.config.set_paused(GUILD, True, actor_id=MODERATOR)
+    await setup.config.set_paused(GUILD, False, actor_id=MODERATOR)
+
+    [moved] = await setup.decide(render.group_id, approve=True)
+
+    assert moved.state is RenderState.ACCEPTED
 
 
 async def test_approve_accepts_every_take_and_says_who_decided(setup: Setup) -> None:
@@ -190,7 +225,7 @@ async def test_denied_request_is_shown_as_denied_and_closed_without_reaching_the
             setup.publisher,
             TrackerConfig("t", tmp_path),
             models=load_model_table(),
-            now=lambda: DECIDED_AT,
+            clock=Clock(now=lambda: DECIDED_AT),
         )
 
         await tracker.run_until_idle()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.clock import Clock
 from bot.domain.images import CheckedImage
 from bot.domain.models import load_model_table
 from bot.domain.quota_types import (
@@ -24,8 +25,9 @@ from bot.domain.quota_types import (
 from bot.domain.render import NewRender, RenderRecord
 from bot.domain.request import AspectRatio, GenerationMode, ImageRole, ImageSlot, QualityMode, VideoRequest
 from bot.domain.states import FailureKind, RenderState
-from bot.services.generation import Accepted, GenerationService, Refused
+from bot.services.generation import Accepted, GenerationService, InputsGone, Refused
 from bot.services.ports import PublishUnavailable
+from bot.services.retention import CLAIM_GRACE, ImageRetention
 from bot.services.tracker import Tracker, TrackerConfig
 from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
@@ -177,20 +179,101 @@ async def test_accepted_request_is_stored_with_its_credits_reserved(setup: Setup
     assert result.decision.member_credits_left == 45
 
 
-async def test_images_are_stored_before_the_credits_are_reserved(setup: Setup) -> None:
+async def test_images_are_stored_once_the_credits_are_reserved(setup: Setup) -> None:
     image = first_frame()
 
-    await setup.service.accept(
+    result = await setup.accept(image_request(image), images=(image,))
+
+    assert isinstance(result, Accepted)
+    assert setup.repo.images_stored_at_reserve == [False]
+    assert await setup.images.get(image.sha256) == (image.data, "image/png")
+
+
+async def test_a_refused_request_stores_no_image(setup: Setup) -> None:
+    await setup.config.set_paused(GUILD, True, actor_id=MODERATOR)
+    image = first_frame()
+
+    result = await setup.accept(image_request(image), images=(image,))
+
+    assert isinstance(result, Refused) and result.decision.refusal is not None
+    assert result.decision.refusal.reason is RefusalReason.PAUSED
+    assert await setup.images.get(image.sha256) is None
+
+
+async def test_a_request_reusing_images_no_longer_kept_is_refused_before_anything_is_reserved(setup: Setup) -> None:
+    # Regenerate: the images were stored for the first request, and purged since.
+    gone = first_frame()
+
+    with pytest.raises(InputsGone):
+        await setup.accept(image_request(gone))
+
+    assert setup.repo.images_stored_at_reserve == []
+    assert await setup.used_credits() == 0
+
+
+async def test_a_request_reusing_stored_images_claims_them_and_is_accepted(db: Database, setup: Setup) -> None:
+    kept = first_frame()
+    await setup.images.put(kept.sha256, kept.data, kept.mime, now=T0 - timedelta(days=3))
+
+    result = await setup.accept(image_request(kept))
+
+    assert isinstance(result, Accepted)
+    # Claimed now, the purge's grace starts again: even with no render needing them (this one failed at once),
+    # they stay until the grace is over.
+    await setup.repo.move(result.renders[0].id, RenderState.FAILED, now=T0, failure_kind=FailureKind.API_REJECTED)
+    retention = ImageRetention(images=setup.images, renders=setup.repo, keep_days=7)
+    assert await retention.purge(T0 + CLAIM_GRACE - timedelta(seconds=1)) == 0
+    assert await retention.purge(T0 + CLAIM_GRACE + timedelta(seconds=1)) == 1
+
+
+class PausedWhileReserving(ImagesCheckedAtReserve):
+    """The moderators pause the guild after accept() read its rules and before its reservation lands."""
+
+    config: GuildConfigRepository
+
+    async def reserve(
+        self,
+        new: list[NewRender],
+        decide: Callable[[UsageSnapshot], Decision],
+        *,
+        now: datetime,
+        first_look_at: datetime | None = None,
+    ) -> tuple[Decision, list[RenderRecord]]:
+        await self.config.set_paused(GUILD, True, actor_id=MODERATOR)
+        await self.refund_unsent(GUILD, FailureKind.PAUSED, now=now)  # what the pause does: nothing to find yet
+        return await super().reserve(new, decide, now=now, first_look_at=first_look_at)
+
+
+async def test_a_request_decided_just_before_a_pause_is_refunded_after_all(db: Database, setup: Setup) -> None:
+    repo = PausedWhileReserving(db, setup.images)
+    repo.config = setup.config
+    service = GenerationService(
+        renders=repo,
+        images=setup.images,
+        config=setup.config,
+        alerts=AlertRepository(db),
+        publisher=setup.publisher,
+        models=MODELS,
+        default_model="kling-v3",
+        wake_tracker=lambda: None,
+        now=lambda: T0,
+    )
+
+    result = await service.accept(
         guild_id=GUILD,
         channel_id=CHANNEL,
         requester=MEMBER,
-        request=image_request(image),
-        images=[image],
+        request=video_request(),
+        images=(),
         upload_limit=UPLOAD_LIMIT,
     )
 
-    assert setup.repo.images_stored_at_reserve == [True]
-    assert await setup.images.get(image.sha256) == (image.data, "image/png")
+    assert isinstance(result, Accepted)
+    [render] = await repo.list_group(result.renders[0].group_id)
+    assert (render.state, render.failure_kind) == (RenderState.FAILED, FailureKind.PAUSED)
+    assert await setup.used_credits() == 0
+    [post] = setup.publisher.posts
+    assert post.render is not None and post.render.state is RenderState.FAILED  # the card says so from the start
 
 
 async def test_status_message_is_posted_and_remembered(setup: Setup) -> None:
@@ -206,10 +289,10 @@ async def test_status_message_is_posted_and_remembered(setup: Setup) -> None:
 async def test_a_status_post_that_loses_the_race_to_the_tracker_is_deleted(setup: Setup) -> None:
     tracker_message = 777
 
-    async def slow_post(render: RenderRecord) -> int:
+    async def slow_post(render: RenderRecord, group: Sequence[RenderRecord] = ()) -> int:
         # Discord was slow: by the time our post returns, the tracker has posted and recorded its own.
         await setup.repo.update(render.id, now=T0, status_message_id=tracker_message)
-        return await RecordingPublisher.post_status(setup.publisher, render)
+        return await RecordingPublisher.post_status(setup.publisher, render, group)
 
     setup.publisher.post_status = slow_post  # type: ignore[method-assign]
 
@@ -237,7 +320,13 @@ async def test_tracker_does_not_edit_a_status_message_that_already_shows_the_sta
         # A held request is never submitted, so this client is never used.
         api = VideoApiClient(session, "http://127.0.0.1:9", "sk-unused")
         tracker = Tracker(
-            setup.repo, setup.images, api, setup.publisher, TrackerConfig("t", tmp_path), models=MODELS, now=lambda: T0
+            setup.repo,
+            setup.images,
+            api,
+            setup.publisher,
+            TrackerConfig("t", tmp_path),
+            models=MODELS,
+            clock=Clock(now=lambda: T0),
         )
 
         await tracker.run_until_idle()
@@ -295,7 +384,10 @@ async def test_three_takes_are_three_renders_each_costing_its_share(setup: Setup
     assert len({r.group_id for r in result.renders}) == 1
     assert result.decision.cost == 15
     assert await setup.used_credits() == 15
-    assert len(setup.publisher.posts) == 3
+    # One card for the three takes, showing each, and every take points to it.
+    (card,) = setup.publisher.posts
+    assert card.details["group"] == [r.id for r in result.renders]
+    assert {r.status_message_id for r in result.renders} == {card.message_id}
 
 
 # ---- approval -----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.clock import Clock
 from bot.domain.errors import RequestValidationError
 from bot.domain.models import SHIPPED_MODELS, ModelTable, load_model_table, parse_model_table
 from bot.domain.render import NewRender, RenderRecord
@@ -34,18 +35,11 @@ from bot.domain.request import (
 )
 from bot.domain.states import FailureKind, RenderState
 from bot.domain.validation import validate_options
+from bot.services.delivery import MAX_DOWNLOAD_ATTEMPTS as MAX_DELIVERY_ATTEMPTS
 from bot.services.generation import GenerationService
+from bot.services.lifecycle import APPROVAL_RECHECK, APPROVAL_TIMEOUT, ASK_GRACE, MAX_SUBMIT_ATTEMPTS
 from bot.services.ports import ChannelGone, MessageGone, PublishUnavailable, UploadTooLarge
-from bot.services.tracker import (
-    APPROVAL_RECHECK,
-    APPROVAL_TIMEOUT,
-    ASK_GRACE,
-    MAX_DELIVERY_ATTEMPTS,
-    MAX_SUBMIT_ATTEMPTS,
-    POSTING,
-    Tracker,
-    TrackerConfig,
-)
+from bot.services.tracker import Tracker, TrackerConfig
 from bot.storage.alerts import AlertRepository
 from bot.storage.config import GuildConfigRepository
 from bot.storage.db import Database
@@ -205,7 +199,16 @@ def make_harness(
         )
         settings = replace(settings, **config)
         publisher = publisher or RecordingPublisher()
-        tracker = Tracker(repo, images, client, publisher, settings, models=models or MODELS, now=clock, holds=holds)
+        tracker = Tracker(
+            repo,
+            images,
+            client,
+            publisher,
+            settings,
+            models=models or MODELS,
+            clock=Clock(now=clock, sleep=no_sleep),
+            holds=holds,
+        )
         return Harness(tracker, repo, images, api, publisher, clock, holds)
 
     return build
@@ -294,7 +297,9 @@ async def test_clip_file_is_removed_from_the_work_dir_after_upload(harness: Harn
 
     await harness.finish(render.id)
 
-    assert list((tmp_path / "work-tracker-a").iterdir()) == []
+    assert [
+        path.name for path in (tmp_path / "work-tracker-a").rglob("*") if path.is_file() and ".mp4" in path.name
+    ] == []
 
 
 # ---- the status message ---------------------------------------------------------------------------------
@@ -412,6 +417,28 @@ async def test_repeated_rate_limits_wait_longer_each_time(harness: Harness) -> N
     assert harness.wait_of(second) > first_wait
 
 
+async def test_render_the_api_never_takes_fails_at_the_submit_deadline_refunded(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(submit_deadline=600.0)
+    harness.api.fail_next("create", "429", times=1000)
+    render = await harness.add()
+
+    done = await harness.finish(render.id)
+
+    assert (done.state, done.failure_kind, done.failure_detail) == (
+        RenderState.FAILED,
+        FailureKind.SUBMIT_DEADLINE,
+        "10 minutes",
+    )
+    assert harness.clock.now - T0 < timedelta(seconds=600 + 301)  # no retry planned past the deadline's next look
+    assert await harness.used_credits() == 0
+    tries = len(harness.api.create_calls)
+    harness.clock.advance(3600)
+    await harness.run()
+    assert len(harness.api.create_calls) == tries
+
+
 @ON_EVERY_ENGINE
 async def test_create_server_error_fails_refunded_and_is_never_retried(harness: Harness) -> None:
     harness.api.fail_next("create", "500")
@@ -527,6 +554,21 @@ async def test_held_request_nobody_decides_expires_refunded(harness: Harness) ->
     assert harness.api.create_calls == []
 
 
+async def test_expired_held_request_closes_the_moderators_message(harness: Harness) -> None:
+    render = await harness.add(state=RenderState.AWAITING_APPROVAL)
+    harness.clock.now = T0 + ASK_GRACE + timedelta(seconds=1)
+    await harness.run()  # the moderators are asked
+    asked = await harness.get(render.id)
+    assert asked.approval_message_id is not None
+    harness.clock.now = T0 + APPROVAL_TIMEOUT + timedelta(seconds=1)
+
+    await harness.run()
+
+    [closed] = harness.publisher.calls("close_approval_request")
+    assert closed.details["message_id"] == asked.approval_message_id
+    assert closed.render is not None and closed.render.failure_kind is FailureKind.APPROVAL_EXPIRED
+
+
 # ---- polling ------------------------------------------------------------------------------------------
 
 
@@ -555,24 +597,50 @@ async def test_render_that_never_finishes_times_out_refunded(make_harness: Calla
     assert await harness.used_credits() == 0
 
 
-async def test_render_past_its_time_limit_fails_without_asking_the_api_again(
+async def test_render_times_out_only_after_the_api_says_it_is_still_unfinished(
     make_harness: Callable[..., Harness],
 ) -> None:
-    harness = make_harness(render_timeout=300.0)
+    harness = make_harness(render_timeout=120.0)
     harness.api.configure(outcome="stuck")
     render = await harness.add()
     await harness.run()
     queued = await harness.get(render.id)
     assert queued.task_id is not None
     calls = harness.api.status_calls(queued.task_id)
-    made = harness.tracker.status_calls_made
 
-    harness.clock.advance(301)
+    harness.clock.advance(130)
     done = await harness.next_round(render.id)
 
     assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.TIMEOUT)
-    assert harness.api.status_calls(queued.task_id) == calls
-    assert harness.tracker.status_calls_made == made
+    assert harness.api.status_calls(queued.task_id) == calls + 1
+
+
+async def test_time_the_bot_was_down_does_not_count_against_a_render(make_harness: Callable[..., Harness]) -> None:
+    harness = make_harness(render_timeout=600.0)
+    harness.api.configure(outcome="stuck")
+    render = await harness.add()
+    await harness.run()
+
+    harness.clock.advance(5 * 3600)  # the bot was down for five hours
+    after = await harness.next_round(render.id)
+
+    assert after.state in (RenderState.QUEUED, RenderState.RENDERING)
+    assert after.api_seconds <= 300
+
+
+async def test_a_clip_finished_during_a_long_outage_is_still_delivered(harness: Harness) -> None:
+    harness.api.configure(render_polls=2)
+    render = await harness.add()
+    await harness.run()
+    harness.api.fail_next("status", "500", times=3)
+    for _ in range(3):
+        harness.clock.advance(3600)  # the API unreachable for hours
+        await harness.next_round(render.id)
+
+    done = await harness.finish(render.id)
+
+    assert done.state is RenderState.DELIVERED
+    assert len(harness.publisher.deliveries) == 1
 
 
 async def test_one_tick_claims_new_work_apart_from_polls(make_harness: Callable[..., Harness]) -> None:
@@ -641,7 +709,7 @@ async def test_status_server_errors_are_retried_with_backoff(harness: Harness) -
     # One attempt per step: a retry inside the client would be a status call the per-second cap never saw.
     assert len(harness.api.calls("GET", "/v1/video/generations/")) == asked + 1
     assert after.state is RenderState.QUEUED
-    assert after.poll_count == 1
+    assert after.attempts == 1
     assert after.next_poll_at == harness.clock.now + timedelta(seconds=POLL)
     done = await harness.finish(render.id)
     assert done.state is RenderState.DELIVERED
@@ -659,8 +727,10 @@ async def test_poll_cadence_slows_as_the_render_ages(
     render = await harness.add()
     await harness.run()
 
-    harness.clock.advance(age)
-    await harness.run()
+    # Asked every minute meanwhile: the cadence follows the time the API was seen working on the render.
+    for _ in range(int(age // 60)):
+        harness.clock.advance(60)
+        await harness.run()
 
     polled = await harness.get(render.id)
     assert polled.next_poll_at == harness.clock.now + timedelta(seconds=wait)
@@ -671,12 +741,12 @@ async def test_poll_cadence_slows_as_the_render_ages(
 
 async def test_clip_already_posted_before_a_crash_is_adopted_not_uploaded_again(harness: Harness) -> None:
     render = await harness.add()
-    # The previous process got as far as posting the clip (POSTING recorded), then died before DELIVERED.
+    # The previous process got as far as posting the clip (posting_since recorded), then died before DELIVERED.
     now = harness.clock()
     await harness.repo.move(render.id, RenderState.SUBMITTING, now=now)
     await harness.repo.move(render.id, RenderState.QUEUED, now=now, task_id="task_gone", submitted_at=now)
     await harness.repo.move(render.id, RenderState.SUCCEEDED, now=now, video_url=f"{harness.api.base_url}/files/x.mp4")
-    await harness.repo.update(render.id, now=now, result_message_id=POSTING)
+    await harness.repo.update(render.id, now=now, posting_since=now)
     harness.publisher.existing_deliveries[render.id] = 4242
 
     done = await harness.finish(render.id)
@@ -1052,7 +1122,8 @@ async def test_url_refresh_failing_passingly_keeps_the_request_for_a_later_try(h
     assert create.json["img_url"] == fresh
 
 
-async def test_url_refresh_that_never_succeeds_gives_up_refunded(harness: Harness) -> None:
+async def test_url_refresh_that_never_succeeds_gives_up_refunded(make_harness: Callable[..., Harness]) -> None:
+    harness = make_harness(submit_deadline=10 * 86400.0)  # the attempt bound, not the deadline, is under test
     await harness.images.put(FRAME_SHA, FRAME, "image/png")
     harness.publisher.fail_next("refresh_attachment_urls", PublishUnavailable("HTTP 400"), times=MAX_SUBMIT_ATTEMPTS)
     render = await harness.add(wan_image_request(cdn_url("frame.png", T0 - timedelta(hours=3))))
@@ -1222,15 +1293,15 @@ async def test_veo_clip_for_a_task_the_gateway_no_longer_knows_fails_as_no_video
 async def test_veo_clip_that_never_downloads_fails_as_no_video_after_the_last_try(harness: Harness) -> None:
     render = await harness.add(veo_request())
     await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
-    # Each delivery attempt is one download call, which the client tries twice.
-    harness.api.fail_next("content", "500", times=2 * MAX_DELIVERY_ATTEMPTS)
+    # Each delivery attempt is one download call: the tracker retries on later steps, outside its slot.
+    harness.api.fail_next("content", "500", times=MAX_DELIVERY_ATTEMPTS)
 
-    almost = await harness.until(render.id, lambda r: r.poll_count == MAX_DELIVERY_ATTEMPTS - 1)
+    almost = await harness.until(render.id, lambda r: r.attempts == MAX_DELIVERY_ATTEMPTS - 1)
     assert almost.state is RenderState.SUCCEEDED  # passing failures are retried meanwhile
     done = await harness.finish(render.id)
 
     assert (done.state, done.failure_kind) == (RenderState.FAILED, FailureKind.NO_VIDEO)
-    assert len(harness.api.calls("GET", f"/v1/videos/{done.task_id}/content")) == 2 * MAX_DELIVERY_ATTEMPTS
+    assert len(harness.api.calls("GET", f"/v1/videos/{done.task_id}/content")) == MAX_DELIVERY_ATTEMPTS
     assert harness.publisher.deliveries == []
     assert await harness.used_credits() == 0
 
@@ -1238,7 +1309,7 @@ async def test_veo_clip_that_never_downloads_fails_as_no_video_after_the_last_tr
 async def test_veo_clip_that_downloads_on_a_later_try_is_delivered(harness: Harness) -> None:
     render = await harness.add(veo_request())
     await harness.until(render.id, lambda r: r.state is RenderState.RENDERING)
-    harness.api.fail_next("content", "500", times=2)  # one whole delivery attempt
+    harness.api.fail_next("content", "500", times=1)  # one whole delivery attempt
 
     done = await harness.finish(render.id)
 

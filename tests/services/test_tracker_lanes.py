@@ -22,9 +22,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.clock import Clock
 from bot.domain.models import load_model_table
 from bot.domain.render import NewRender, RenderRecord
-from bot.domain.states import FailureKind, RenderState
+from bot.domain.states import RenderState
 from bot.services.tracker import Tracker, TrackerConfig
 from bot.settings import load_settings
 from bot.storage.db import Database
@@ -202,9 +203,7 @@ async def world(db: Database, tmp_path: Path) -> AsyncIterator[World]:
                 publisher,
                 settings,
                 models=MODELS,
-                now=time.now,
-                cap_clock=time.clock,
-                cap_sleep=time.sleep,
+                clock=Clock(now=time.now, monotonic=time.clock, sleep=time.sleep),
             )
             lane = Lane(tracker, client, publisher)
             lanes.append(lane)
@@ -284,29 +283,6 @@ async def test_clips_are_delivered_while_200_polls_wait_for_the_status_call_budg
     for render in unanswered:
         stored = await world.repo.get(render.id)
         assert stored is not None and stored.state is RenderState.RENDERING
-
-
-async def test_a_render_past_its_time_limit_is_failed_while_polls_wait_for_the_budget(world: World) -> None:
-    lane = world.build(status_calls_per_second=1.0, max_concurrent=1, render_timeout=3600.0)
-    for number in range(5):
-        await world.render(age=60 + number)
-    await lane.tracker.tick()
-    # One poll went; the next holds the only poll slot, waiting for the cap, which does not move.
-    await eventually(lambda: len(lane.client.asked) == 1 and lane.tracker.polls_waiting == 1)
-
-    late = await world.render(age=3700)
-    await lane.tracker.tick()
-
-    async def failed() -> bool:
-        stored = await world.repo.get(late.id)
-        return stored is not None and stored.state is RenderState.FAILED
-
-    await eventually(failed)
-    stored = await world.repo.get(late.id)
-    assert stored is not None and stored.failure_kind is FailureKind.TIMEOUT
-    shown = [e.render.state for e in lane.publisher.events if e.render and e.render.id == late.id]
-    assert shown[-1] is RenderState.FAILED
-    assert len(lane.client.asked) == 1  # it cost no status call
 
 
 async def test_no_more_polls_reach_the_api_at_once_than_poll_slots_and_deliveries_still_go(world: World) -> None:

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.videoapi.client import VideoApiClient, _transport_error
+from bot.videoapi.client import VideoApiClient
 from bot.videoapi.errors import (
     ApiConnectionError,
     ApiTimeout,
@@ -27,6 +27,7 @@ from bot.videoapi.errors import (
     TaskNotFound,
     UnexpectedResponse,
     VideoApiError,
+    transport_error,
 )
 from bot.videoapi.retry import RetryPolicy
 from bot.videoapi.status import TaskPhase
@@ -83,6 +84,43 @@ async def test_create_retried_after_429_honours_retry_after(
     await client.create(PAYLOAD)
     assert len(api.create_calls) == 2
     assert sleeps.delays == [12.0]
+
+
+async def test_a_huge_retry_after_is_slept_only_up_to_the_cap(
+    session: aiohttp.ClientSession, api: FakeVideoApi, sleeps: RecordingSleep
+) -> None:
+    client = VideoApiClient(
+        session, api.base_url, api.api_key, policy=RetryPolicy(max_attempts=2, max_retry_after=45.0), sleep=sleeps
+    )
+    api.fail_next("status", "429", retry_after="86400")
+    task_id = api.add_task()
+
+    await client.status(task_id)
+
+    assert sleeps.delays == [45.0]
+
+
+async def test_the_retry_after_a_caller_reads_is_capped(
+    session: aiohttp.ClientSession, api: FakeVideoApi, sleeps: RecordingSleep
+) -> None:
+    # The tracker reschedules by the error's retry_after: it must never learn a longer wait than the cap.
+    client = VideoApiClient(session, api.base_url, api.api_key, policy=RetryPolicy(max_retry_after=45.0), sleep=sleeps)
+    api.fail_next("create", "429", retry_after="Wed, 21 Oct 2099 07:28:00 GMT")
+
+    with pytest.raises(RateLimited) as caught:
+        await client.create(PAYLOAD, max_attempts=1)
+
+    assert caught.value.retry_after == 45.0
+    assert sleeps.delays == []
+
+
+async def test_a_short_retry_after_is_reported_as_it_came(client: VideoApiClient, api: FakeVideoApi) -> None:
+    api.fail_next("create", "429", retry_after="7")
+
+    with pytest.raises(RateLimited) as caught:
+        await client.create(PAYLOAD, max_attempts=1)
+
+    assert caught.value.retry_after == 7.0
 
 
 async def test_create_retried_after_429_with_empty_body(
@@ -527,6 +565,19 @@ def test_key_not_in_client_repr(session: aiohttp.ClientSession) -> None:
 def test_transport_failures_say_whether_the_request_left(
     exc: BaseException, error_class: type[ApiTimeout | ApiConnectionError], reached: bool
 ) -> None:
-    error = _transport_error(exc)
+    error = transport_error(exc)
     assert isinstance(error, error_class)
     assert error.reached is reached
+
+
+async def test_key_scrubbed_from_a_failure_reason_the_api_echoed(session: aiohttp.ClientSession) -> None:
+    # A task's failure reason is stored and shown to the member: an upstream that echoes the key must not leak it.
+    body = {"task_id": "task_k", "status": "FAILURE", "fail_reason": f"upstream refused key {SECRET}"}
+    async with one_answer("/v1/video/generations/task_k", body) as base:
+        client = VideoApiClient(session, base, SECRET, sleep=RecordingSleep())
+
+        status = await client.status("task_k")
+
+    assert status.failure_reason is not None
+    assert SECRET not in status.failure_reason
+    assert "[redacted]" in status.failure_reason

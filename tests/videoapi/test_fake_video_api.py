@@ -127,6 +127,33 @@ async def test_admin_api_refuses_an_unknown_fault(session: aiohttp.ClientSession
         assert response.status == 400
 
 
+async def test_admin_api_steers_what_the_video_url_serves(session: aiohttp.ClientSession, api: FakeVideoApi) -> None:
+    task_id = api.add_task()
+    config = {"tasks": {task_id: {"body": "html", "redirects": 2}}}
+    async with session.post(f"{api.base_url}/_fake/config", json=config) as response:
+        assert response.status == 200
+    headers = {"Authorization": f"Bearer {api.api_key}"}
+    async with session.get(f"{api.base_url}/v1/video/generations/{task_id}", headers=headers) as response:
+        await response.read()
+    async with session.get(f"{api.base_url}/v1/video/generations/{task_id}", headers=headers) as response:
+        await response.read()
+    async with session.get(f"{api.base_url}/v1/video/generations/{task_id}", headers=headers) as response:
+        url = (await response.json())["url"]
+
+    async with session.get(url) as response:
+        body = await response.read()
+
+    assert url == f"{api.base_url}/hops/{task_id}/2"
+    assert response.content_type == "video/mp4"
+    assert body.startswith(b"<!doctype html>")
+    assert len(api.calls("GET", "/hops/")) == 2
+
+
+async def test_admin_api_refuses_an_unknown_body(session: aiohttp.ClientSession, api: FakeVideoApi) -> None:
+    async with session.post(f"{api.base_url}/_fake/config", json={"defaults": {"body": "gif"}}) as response:
+        assert response.status == 400
+
+
 async def test_state_file_keeps_tasks_across_restarts(client: VideoApiClient, tmp_path: Path) -> None:
     state = tmp_path / "fake.json"
     async with FakeVideoApi(state_file=state) as first:

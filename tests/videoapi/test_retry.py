@@ -70,3 +70,14 @@ def test_huge_retry_after_is_capped() -> None:
 
 def test_negative_inputs_never_give_negative_delay() -> None:
     assert backoff_delay(0, POLICY, -5.0, lambda: -1.0) == 0.0
+
+
+def test_retry_after_cap_is_the_policys() -> None:
+    patient = RetryPolicy(max_attempts=3, max_retry_after=20.0)
+
+    assert backoff_delay(1, patient, 86400.0, lambda: 0.5) == 20.0
+    assert backoff_delay(1, patient, 12.0, lambda: 0.5) == 12.0
+
+
+def test_the_default_retry_after_cap_is_five_minutes() -> None:
+    assert RetryPolicy().max_retry_after == MAX_RETRY_AFTER == 300.0

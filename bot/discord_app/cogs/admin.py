@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import flows
+from bot.discord_app.context import AppContext, client_context
 from bot.discord_app.model_choices import model_choices, offer_choices
 from bot.discord_app.ui import admin_text
 from bot.discord_app.ui.usage_chart import usage_chart
@@ -30,9 +31,6 @@ from bot.services.admin import (
     AdminService,
     parse_credits,
 )
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import VideoBot
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +69,16 @@ class AdminCog(
     quota = app_commands.Group(name="quota", description="Daily video credits of members and roles")
     channels = app_commands.Group(name="channels", description="Which channels may generate videos")
 
-    def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
-        services = bot.services
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        services = context.services
         self.admin = AdminService(
             config=services.config,
             renders=services.renders,
             models=services.models,
             default_model=services.settings.default_model,
             now=services.clock,
+            wake_tracker=services.tracker.wake,
         )
         super().__init__()
         models = model_choices(services.models)
@@ -264,9 +263,10 @@ class AdminCog(
     ) -> None:
         """Stop a member from generating videos in this server"""
         guild_id, actor = await self._start(interaction)
-        await self.admin.ban(guild_id, member.id, reason, actor_id=actor)
+        stopped = await self.admin.ban(guild_id, member.id, reason, actor_id=actor)
         shown = f" ({admin_text.escape(reason)})" if reason else ""
-        await flows.reply(interaction, admin_text.BANNED.format(user=member.mention, reason=shown))
+        message = admin_text.BANNED.format(user=member.mention, reason=shown)
+        await flows.reply(interaction, message + admin_text.refunded(len(stopped.refunded), stopped.refunded_credits))
 
     @app_commands.command(name="unban")
     @app_commands.describe(member="Who may generate videos again")
@@ -400,7 +400,7 @@ class AdminCog(
         """List the renders in flight in this server"""
         guild_id, _ = await self._start(interaction)
         renders = await self.admin.queue(guild_id)
-        await flows.reply(interaction, admin_text.queue(renders, self.bot.services.clock()))
+        await flows.reply(interaction, admin_text.queue(renders, self.context.services.clock()))
 
     @app_commands.command(name="usage")
     @app_commands.describe(period="How many days back, today included")
@@ -433,15 +433,16 @@ class AdminCog(
     async def pause(self, interaction: discord.Interaction) -> None:
         """Kill switch: stop all new video requests in this server"""
         guild_id, actor = await self._start(interaction)
-        change = await self.admin.set_paused(guild_id, True, actor_id=actor)
-        await flows.reply(interaction, admin_text.PAUSED if change.changed else admin_text.ALREADY_PAUSED)
+        stopped = await self.admin.set_paused(guild_id, True, actor_id=actor)
+        message = admin_text.PAUSED if stopped.change.changed else admin_text.ALREADY_PAUSED
+        await flows.reply(interaction, message + admin_text.refunded(len(stopped.refunded), stopped.refunded_credits))
 
     @app_commands.command(name="resume")
     async def resume(self, interaction: discord.Interaction) -> None:
         """Turn video generation back on after a pause"""
         guild_id, actor = await self._start(interaction)
-        change = await self.admin.set_paused(guild_id, False, actor_id=actor)
-        await flows.reply(interaction, admin_text.RESUMED if change.changed else admin_text.ALREADY_RUNNING)
+        stopped = await self.admin.set_paused(guild_id, False, actor_id=actor)
+        await flows.reply(interaction, admin_text.RESUMED if stopped.change.changed else admin_text.ALREADY_RUNNING)
 
     @app_commands.command(name="approvals")
     @app_commands.describe(
@@ -482,5 +483,5 @@ class AdminCog(
         await flows.reply(interaction, admin_text.changes_reply(changes))
 
 
-async def setup(bot: VideoBot) -> None:
-    await bot.add_cog(AdminCog(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(AdminCog(client_context(bot)))

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app import flows
+from bot.discord_app.compare_flow import submit_compare
+from bot.discord_app.context import AppContext, client_context
 from bot.discord_app.model_choices import model_choices, offer_choices
+from bot.discord_app.ui import history as history_ui
 from bot.discord_app.ui import text
 from bot.discord_app.ui.models_card import models_embed
 from bot.discord_app.ui.storyboard import StoryboardDraft, StoryboardModal
+from bot.domain.compare import MODEL_OPTIONS, validate_compare
 from bot.domain.errors import UserFacingError
 from bot.domain.quota import is_exempt, member_daily_limit, next_reset
 from bot.domain.request import AttachmentRef, ChannelDefaults, RawOptions
 from bot.domain.validation import MAX_SEED, ModelChoice, attachments_of, validate_options
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import VideoBot
+from bot.services.history import HistoryFilter
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +41,12 @@ def attachment_ref(option: str, attachment: discord.Attachment | None) -> Attach
 
 @app_commands.guild_only()
 class VideoCog(commands.GroupCog, group_name="video", group_description="Generate AI video clips"):
-    def __init__(self, bot: VideoBot) -> None:
-        self.bot = bot
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
         super().__init__()
-        offer_choices(self.generate, "model", model_choices(bot.services.models))
+        offer_choices(self.generate, "model", model_choices(context.services.models))
+        for option in MODEL_OPTIONS:
+            offer_choices(self.compare, option, model_choices(context.services.models))
 
     @app_commands.command(name="generate")
     @app_commands.describe(
@@ -122,20 +126,75 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None and interaction.channel_id is not None
-        defaults = await self.bot.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
-        choice = await self.bot.services.generation.model_choice(interaction.guild_id)
+        defaults = await self.context.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
+        choice = await self.context.services.generation.model_choice(interaction.guild_id)
         try:
             request = validate_options(raw, defaults, choice)
         except UserFacingError as error:
             await flows.reply(interaction, error.message)
             return
-        outcome = await flows.submit(self.bot, interaction, request, attachments_of(raw))
+        outcome = await flows.submit(self.context, interaction, request, attachments_of(raw))
+        await flows.reply(interaction, outcome.message)
+
+    @app_commands.command(name="compare")
+    @app_commands.describe(
+        prompt="What every model should show (up to 2500 characters)",
+        model_a="The first model",
+        model_b="The second model",
+        model_c="A third model, if you like",
+        mode="std: 720p, faster · pro: 1080p, costs more",
+        duration="Length in seconds, the same for every model (each must take it)",
+        aspect_ratio="Shape of the clips (ignored in image mode: the image decides)",
+        sound="Native audio, for models that make it",
+        negative_prompt="What the clips should avoid",
+        first_frame="Image mode: the start frame every model begins from (PNG or JPEG)",
+    )
+    async def compare(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, 2500],
+        model_a: str,
+        model_b: str,
+        model_c: str | None = None,
+        mode: Literal["std", "pro"] | None = None,
+        duration: app_commands.Range[int, 1, 16] | None = None,
+        aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"] | None = None,
+        sound: bool | None = None,
+        negative_prompt: app_commands.Range[str, 1, 2500] | None = None,
+        first_frame: discord.Attachment | None = None,
+    ) -> None:
+        """Render one prompt with 2 or 3 models, side by side in one message"""
+        missing = flows.missing_permissions(interaction)
+        if missing:
+            await flows.reply(interaction, text.MISSING_PERMISSIONS.format(missing=", ".join(missing)))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        raw = RawOptions(
+            prompt=prompt,
+            mode=mode,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            sound=sound,
+            negative_prompt=negative_prompt,
+            first_frame=attachment_ref("first_frame", first_frame),
+        )
+        chosen = (model_a, model_b, model_c)
+        picked = [(option, key) for option, key in zip(MODEL_OPTIONS, chosen, strict=True) if key]
+        defaults = await self.context.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
+        choice = await self.context.services.generation.model_choice(interaction.guild_id)
+        try:
+            requests = validate_compare(raw, picked, defaults, choice)
+        except UserFacingError as error:
+            await flows.reply(interaction, error.message)
+            return
+        outcome = await submit_compare(self.context, interaction, requests, attachments_of(raw))
         await flows.reply(interaction, outcome.message)
 
     async def _open_storyboard(self, interaction: discord.Interaction, raw: RawOptions) -> None:
         # The modal must be the first response, so only what is in memory may be consulted here; the channel
         # defaults are read once the modal is submitted (and deferred), through the same validation.
-        services = self.bot.services
+        services = self.context.services
         try:
             # Only the model's own rules here (no awaits before the modal); the submit checks everything again.
             validate_options(raw, ChannelDefaults(), ModelChoice(services.models, services.settings.default_model))
@@ -150,7 +209,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         """See the video models you can use here: what each accepts and what it costs"""
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        choice = await self.bot.services.generation.model_choice(interaction.guild_id)
+        choice = await self.context.services.generation.model_choice(interaction.guild_id)
         await interaction.edit_original_response(
             embed=models_embed(choice), allowed_mentions=discord.AllowedMentions.none()
         )
@@ -159,7 +218,7 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
     async def quota(self, interaction: discord.Interaction) -> None:
         """See your video credits left today, when they reset, and your renders in flight"""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        services = self.bot.services
+        services = self.context.services
         assert interaction.guild_id is not None
         now = services.clock()
         rules = await services.config.rules(interaction.guild_id)
@@ -179,6 +238,8 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
         cap = rules.max_in_flight_per_member
         in_flight = f"{usage.member_in_flight}" + (f" of {cap}" if cap is not None and not exempt else "")
         lines.append(f"Renders in flight: **{in_flight}**.")
+        waiting = await services.renders.waiting_renders(interaction.guild_id, interaction.user.id)
+        lines += text.queue_lines([(render.id, render.queue_place) for render in waiting])
         lines.append("Each model has its own cost per second: `/video models` lists them.")
         if rules.paused:
             lines.append("Video generation is currently **paused** by the moderators.")
@@ -192,6 +253,35 @@ class VideoCog(commands.GroupCog, group_name="video", group_description="Generat
                 )
         await flows.reply(interaction, "\n".join(lines))
 
+    @app_commands.command(name="history")
+    @app_commands.describe(
+        member="Only this member's renders",
+        scope="channel: this channel only · server: every channel you can see (the default)",
+    )
+    async def history(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User | None = None,
+        scope: Literal["channel", "server"] = "server",
+    ) -> None:
+        """Find recent renders again: prompts, settings, who asked, and links to the clips"""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        filters = HistoryFilter(
+            interaction.guild_id,
+            member_id=member.id if member is not None else None,
+            channel_id=interaction.channel_id if scope == "channel" else None,
+        )
+        await history_ui.send_history(interaction, filters)
 
-async def setup(bot: VideoBot) -> None:
-    await bot.add_cog(VideoCog(bot))
+    @app_commands.command(name="show")
+    @app_commands.rename(request_id="id")
+    @app_commands.describe(request_id="The id at the bottom of its card (Request abcd1234), or the whole id")
+    async def show(self, interaction: discord.Interaction, request_id: app_commands.Range[str, 1, 100]) -> None:
+        """Bring back one render's card and its buttons, by its request id"""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await history_ui.send_card(interaction, request_id)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(VideoCog(client_context(bot)))

@@ -43,8 +43,8 @@ NO_MOD_CHANNEL_HINT = (
     "\nNote: no moderator channel is set, so spend alerts go nowhere. Set one with `/videoadmin approvals channel:`."
 )
 PAUSED = (
-    "⏸️ Video generation is now **paused** in this server: new requests are refused with a short note. Renders "
-    "already under way finish. Use `/videoadmin resume` to turn it back on."
+    "⏸️ Video generation is now **paused** in this server: new requests are refused with a short note, and "
+    "approvals wait. Renders already sent to ModelStream finish. Use `/videoadmin resume` to turn it back on."
 )
 ALREADY_PAUSED = "Video generation was already paused. Use `/videoadmin resume` to turn it back on."
 RESUMED = "▶️ Video generation is **running** again in this server."
@@ -52,6 +52,19 @@ ALREADY_RUNNING = "Video generation wasn't paused; nothing changed."
 BANNED = "{user} can no longer generate videos in this server{reason}. Undo with `/videoadmin unban`."
 UNBANNED = "{user} may generate videos again."
 NOT_BANNED = "{user} wasn't banned; nothing changed."
+
+
+def refunded(count: int, credits: int) -> str:
+    """The line a pause or a ban adds about the `count` renders it stopped before they reached ModelStream."""
+    if not count:
+        return ""
+    return (
+        f"\n{count} render{'s' if count != 1 else ''} not yet sent to ModelStream "
+        f"{'were' if count != 1 else 'was'} stopped and **{credits} credits** refunded; "
+        "each status message says why."
+    )
+
+
 EXEMPT_ADDED = "{role} is now exempt from member limits and approval (server budgets still apply).\n{changes}"
 EXEMPT_REMOVED = "{role} is no longer exempt.\n{changes}"
 EXEMPT_UNCHANGED = "Nothing changed: {role} {state} exempt."

@@ -7,20 +7,19 @@ with them and are downloaded at Send.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import discord
 
 from bot.discord_app import flows
+from bot.discord_app.context import context_of
 from bot.discord_app.ui import text
+from bot.discord_app.ui.messages import storyboard_fix, storyboard_preview
 from bot.domain.cost import request_cost
 from bot.domain.errors import UserFacingError
 from bot.domain.request import AttachmentRef, RawOptions, VideoRequest
-from bot.domain.storyboard import STORYBOARD_PLACEHOLDER, describe_storyboard, parse_storyboard
+from bot.domain.storyboard import STORYBOARD_PLACEHOLDER, parse_storyboard
 from bot.domain.validation import attachments_of, validate_options
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import VideoBot
 
 log = logging.getLogger(__name__)
 OPEN_FOR = 900.0  # seconds; the slash command's attachment URLs outlive this comfortably
@@ -51,13 +50,14 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
         super().__init__(timeout=OPEN_FOR)
         self.draft = draft
         self.shots: discord.ui.TextInput[StoryboardModal] = discord.ui.TextInput(
-            label=text.STORYBOARD_LABEL,
             style=discord.TextStyle.paragraph,
             placeholder=STORYBOARD_PLACEHOLDER,
             default=draft.text or None,
             max_length=4000,
         )
-        self.add_item(self.shots)
+        self.add_item(
+            discord.ui.Label(text=text.STORYBOARD_LABEL, description=text.STORYBOARD_HELP, component=self.shots)
+        )
 
     @flows.guarded
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -66,14 +66,14 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
             await flows.reply(interaction, text.STORYBOARD_ALREADY_SENT)
             return
         self.draft.text = self.shots.value
-        bot = cast("VideoBot", interaction.client)
+        services = context_of(interaction).services
         assert interaction.guild_id is not None and interaction.channel_id is not None
-        defaults = await bot.services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
+        defaults = await services.config.channel_defaults(interaction.guild_id, interaction.channel_id)
         try:
             base = validate_options(
-                self.draft.raw, defaults, await bot.services.generation.model_choice(interaction.guild_id)
+                self.draft.raw, defaults, await services.generation.model_choice(interaction.guild_id)
             )
-            spec = bot.services.generation.model(base).mode(base.generation_mode)
+            spec = services.generation.model(base).mode(base.generation_mode)
             assert spec is not None  # validation picked a mode the model has
             shots = parse_storyboard(
                 self.draft.text, total=self.draft.raw.duration, has_last_frame=False, durations=spec.durations
@@ -81,23 +81,17 @@ class StoryboardModal(discord.ui.Modal, title=text.STORYBOARD_TITLE):
         except UserFacingError as error:
             review = StoryboardReview(self.draft, None, interaction)
             await interaction.edit_original_response(
-                content=text.STORYBOARD_FIX.format(error=error.message),
+                content=storyboard_fix(error.message),
                 view=review,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             await self.draft.show(review)
             return
         request = base.with_shots(shots)
-        cost = request_cost(request, bot.services.generation.model(request).cost)
+        cost = request_cost(request, services.generation.model(request).cost)
         review = StoryboardReview(self.draft, request, interaction)
         await interaction.edit_original_response(
-            content=text.STORYBOARD_PREVIEW.format(
-                count=len(shots),
-                plural="" if len(shots) == 1 else "s",
-                total=request.duration,
-                shots=describe_storyboard(shots),
-                cost=cost,
-            ),
+            content=storyboard_preview(shots, total=request.duration, cost=cost),
             view=review,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -146,8 +140,7 @@ class StoryboardReview(discord.ui.View):
         # Set before anything is awaited: a second press, on this preview or another, finds it sent.
         self.draft.sent = True
         await interaction.response.edit_message(view=None)
-        bot = cast("VideoBot", interaction.client)
-        outcome = await flows.submit(bot, interaction, self.request, self.draft.attachments)
+        outcome = await flows.submit(context_of(interaction), interaction, self.request, self.draft.attachments)
         await flows.reply(interaction, outcome.message)
 
     @discord.ui.button(label=text.EDIT_STORYBOARD, style=discord.ButtonStyle.secondary)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import discord
+import pytest
 
-from bot.discord_app.ui import text
-from bot.discord_app.ui.status import describe_settings, status_embed
+from bot.discord_app.ui import fit, text
+from bot.discord_app.ui.status import PROMPT_LIMIT, describe_settings, status_embed
 from bot.domain.models import load_model_table
 from bot.domain.render import RenderRecord
-from bot.domain.request import AspectRatio, GenerationMode, QualityMode, VideoRequest
+from bot.domain.request import AspectRatio, GenerationMode, QualityMode, Shot, VideoRequest
 from bot.domain.states import FailureKind, RenderState
+from bot.domain.storyboard import MAX_SHOT_PROMPT_CHARS
+from bot.domain.validation import MAX_PROMPT_CHARS
 from tests.storage.builders import CHANNEL, GUILD, T0, USER, video_request
 
 MODELS = load_model_table()
@@ -145,3 +148,98 @@ def test_status_card_of_a_finished_render_without_a_video_says_so_and_refunds() 
 
     assert field(embed, "Why").startswith("ModelStream reported the render finished but has no video to give")
     assert field(embed, "Credits") == text.REFUNDED.format(cost=48)
+
+
+# ---- within Discord's embed limits whatever was typed or answered --------------------------------------------
+
+
+def embed_within_limits(embed: discord.Embed) -> None:
+    assert fit.size(embed.title or "") <= fit.EMBED_TITLE_LIMIT
+    assert fit.size(embed.description or "") <= fit.EMBED_DESCRIPTION_LIMIT
+    for item in embed.fields:
+        assert fit.size(item.name or "") <= fit.FIELD_NAME_LIMIT
+        assert fit.size(item.value or "") <= fit.FIELD_VALUE_LIMIT
+    assert fit.size(embed.footer.text or "") <= fit.FOOTER_LIMIT
+    assert len(embed) <= fit.EMBED_TOTAL_LIMIT
+
+
+def worst_storyboard(letter: str) -> VideoRequest:
+    shots = tuple(Shot((f"Shot {n} " + letter * MAX_SHOT_PROMPT_CHARS)[:MAX_SHOT_PROMPT_CHARS], 2) for n in range(1, 7))
+    return replace(video_request(), prompt=(letter * MAX_PROMPT_CHARS)[:MAX_PROMPT_CHARS], multi_shot=True, shots=shots)
+
+
+@pytest.mark.parametrize("letter", ["x", "*_", "@everyone ", "😀"])
+def test_a_failed_storyboard_card_with_everything_at_its_longest_fits(letter: str) -> None:
+    reason = (letter + " upstream failure ") * 400
+    render = render_of(
+        worst_storyboard(letter),
+        RenderState.FAILED,
+        failure_kind=FailureKind.RENDER_FAILED,
+        failure_detail=reason,
+        takes=4,
+        take_index=4,
+    )
+
+    embed = status_embed(render, render_timeout=RENDER_TIMEOUT, model=KLING)
+
+    embed_within_limits(embed)
+    shots = field(embed, "Storyboard")
+    for number in range(1, 7):
+        assert f"{number}. (2 s) Shot {number}" in shots
+    assert "@everyone" not in shots and "@everyone" not in (embed.description or "")
+    assert field(embed, "Credits") == text.REFUNDED.format(cost=48)
+
+
+def test_short_storyboard_shots_are_shown_whole_on_the_card() -> None:
+    shots = (Shot("Wide shot: a lighthouse at dusk", 3), Shot("Close-up: its *lamp* flickers on", 2))
+    render = render_of(replace(video_request(), multi_shot=True, shots=shots))
+
+    embed = status_embed(render, render_timeout=RENDER_TIMEOUT, model=KLING)
+
+    assert (
+        field(embed, "Storyboard")
+        == "1. (3 s) Wide shot: a lighthouse at dusk\n2. (2 s) Close-up: its \\*lamp\\* flickers on"
+    )
+
+
+def test_a_failure_reason_from_the_api_is_escaped_scrubbed_and_pings_nobody() -> None:
+    detail = "**Rejected** for <@123456789012345678> @here: key sk-abcdefghijklmnop1234 Bearer tok_abcdefghijkl"
+    render = render_of(
+        video_request(), RenderState.FAILED, failure_kind=FailureKind.API_REJECTED, failure_detail=detail
+    )
+
+    why = field(status_embed(render, render_timeout=RENDER_TIMEOUT, model=KLING), "Why")
+
+    assert why.startswith("ModelStream refused the request: \\*\\*Rejected\\*\\* for ")
+    assert "<@123456789012345678>" not in why and "@here" not in why
+    assert "sk-abcdefghijklmnop1234" not in why and "tok_abcdefghijkl" not in why
+    assert why.endswith("Change the prompt or settings and try again.")
+
+
+def test_a_failure_reason_from_the_api_is_cut_short_but_the_sentence_ends() -> None:
+    render = render_of(
+        video_request(), RenderState.FAILED, failure_kind=FailureKind.RENDER_FAILED, failure_detail="e" * 5000
+    )
+
+    why = field(status_embed(render, render_timeout=RENDER_TIMEOUT, model=KLING), "Why")
+
+    assert why == f"The render failed at ModelStream: {'e' * (text.FAILURE_DETAIL_LIMIT - 1)}…."
+
+
+def test_the_bots_own_failure_detail_keeps_its_markdown() -> None:
+    render = render_of(
+        video_request(), RenderState.FAILED, failure_kind=FailureKind.MODEL_MISCONFIGURED, failure_detail="`x` is gone"
+    )
+
+    why = field(status_embed(render, render_timeout=RENDER_TIMEOUT, model=None), "Why")
+
+    assert "(`x` is gone)" in why
+
+
+def test_the_prompt_on_the_card_is_at_most_a_thousand_characters_once_escaped() -> None:
+    render = render_of(replace(video_request(), prompt="_" * MAX_PROMPT_CHARS))
+
+    embed = status_embed(render, render_timeout=RENDER_TIMEOUT, model=KLING)
+
+    assert fit.size(embed.description or "") <= PROMPT_LIMIT
+    assert (embed.description or "").startswith("\\_\\_")
